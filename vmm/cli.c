@@ -1,0 +1,149 @@
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "log.h"
+
+#ifndef MINIVMM_VERSION
+#define MINIVMM_VERSION "0.1"
+#endif
+
+static const char usage_text[] =
+	"Usage: minivmm --kernel BZIMAGE [options]\n"
+	"Boot a Linux kernel (bzImage) in a KVM virtual machine.\n"
+	"\n"
+	"  -k, --kernel PATH        kernel to boot (bzImage, boot protocol 2.06 or later)\n"
+	"  -i, --initrd PATH        initial ramdisk\n"
+	"  -a, --cmdline STR        kernel command line\n"
+	"                           (default \"" DEFAULT_CMDLINE "\")\n"
+	"  -m, --mem SIZE           guest RAM, with suffix K, M or G (default 256M;\n"
+	"                           a bare number is MiB)\n"
+	"  -c, --cpus N             number of vCPUs (default 1)\n"
+	"      --cpu-features LIST  drop or add CPUID features, e.g. -cx16,-xsave,+x2apic\n"
+	"      --debug              log debug messages (unhandled I/O, ...)\n"
+	"  -h, --help               show this help\n"
+	"  -V, --version            show the version\n"
+	"\n"
+	"On the console, Ctrl-A x quits and Ctrl-A Ctrl-A sends Ctrl-A.\n"
+	"Exit status: 0 guest powered off or user quit, 1 runtime error, 2 usage\n"
+	"error, 3 guest reset or rebooted, 4 guest crashed.\n";
+
+enum { OPT_CPU_FEATURES = 256, OPT_DEBUG };
+
+static const struct option long_options[] = {
+	{ "kernel", required_argument, NULL, 'k' },
+	{ "initrd", required_argument, NULL, 'i' },
+	{ "cmdline", required_argument, NULL, 'a' },
+	{ "mem", required_argument, NULL, 'm' },
+	{ "cpus", required_argument, NULL, 'c' },
+	{ "cpu-features", required_argument, NULL, OPT_CPU_FEATURES },
+	{ "debug", no_argument, NULL, OPT_DEBUG },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+int parse_size(const char *s, uint64_t *out, const char **why)
+{
+	char *end;
+	unsigned long long n;
+	unsigned shift = 20;
+
+	*why = "not a size (use e.g. 512M or 2G)";
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	if (errno)
+		return *why = "too large", -1;
+	switch (toupper((unsigned char)*end)) {
+	case 'K': shift = 10; end++; break;
+	case 'M': shift = 20; end++; break;
+	case 'G': shift = 30; end++; break;
+	case 'T': shift = 40; end++; break;
+	case '\0': break;
+	default: return -1;
+	}
+	if (toupper((unsigned char)*end) == 'B' || toupper((unsigned char)*end) == 'I')
+		end++; /* allow 512MB / 512Mi */
+	if (*end)
+		return -1;
+	if (n == 0)
+		return *why = "must not be zero", -1;
+	if (n > (~0ULL >> shift))
+		return *why = "too large", -1;
+	n <<= shift;
+	if (n & 4095)
+		return *why = "not a multiple of 4 KiB", -1;
+	*out = n;
+	return 0;
+}
+
+static int parse_cpus(const char *s, int *out)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (errno || end == s || *end || n < 1 || n > MAX_CPUS) {
+		log_msg("--cpus %s: must be a number from 1 to %d", s, MAX_CPUS);
+		return -1;
+	}
+	*out = (int)n;
+	return 0;
+}
+
+static int parse_option(int opt, const char *arg, struct config *cfg)
+{
+	const char *why;
+
+	switch (opt) {
+	case 'k': cfg->kernel = arg; return 0;
+	case 'i': cfg->initrd = arg; return 0;
+	case 'a': cfg->cmdline = arg; return 0;
+	case 'c': return parse_cpus(arg, &cfg->cpus);
+	case OPT_CPU_FEATURES: cfg->cpu_features = arg; return 0;
+	case OPT_DEBUG: cfg->debug = true; return 0;
+	case 'm':
+		if (parse_size(arg, &cfg->mem_size, &why) == 0)
+			return 0;
+		log_msg("--mem %s: %s", arg, why);
+		return -1;
+	case 'h': fputs(usage_text, stdout); return 1;
+	case 'V': printf("minivmm %s\n", MINIVMM_VERSION); return 1;
+	default: return -1;
+	}
+}
+
+int cli_parse(int argc, char **argv, struct config *cfg)
+{
+	int opt, rc;
+
+	*cfg = (struct config){ .cmdline = DEFAULT_CMDLINE, .mem_size = DEFAULT_MEM, .cpus = 1 };
+	opterr = 0; /* we word the errors ourselves */
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, ":k:i:a:m:c:hV", long_options, NULL)) != -1) {
+		if (opt == '?' || opt == ':') {
+			log_msg("%s: %s (see --help)", argv[optind - 1],
+				opt == '?' ? "unknown option" : "needs an argument");
+			return -1;
+		}
+		rc = parse_option(opt, optarg, cfg);
+		if (rc)
+			return rc;
+	}
+	if (optind < argc) {
+		log_msg("%s: unexpected argument (see --help)", argv[optind]);
+		return -1;
+	}
+	if (!cfg->kernel) {
+		log_msg("--kernel: missing; a kernel to boot is required (see --help)");
+		return -1;
+	}
+	return 0;
+}

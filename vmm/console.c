@@ -1,0 +1,206 @@
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "console.h"
+#include "log.h"
+#include "vm.h"
+
+struct console {
+	struct vm *vm;
+	struct console_frontend frontend;
+	struct escape_state escape;
+	int in_fd;
+	int out_fd;
+	bool in_watched;  /* stdin is on the event loop */
+	atomic_bool in_paused; /* ... but not read until the frontend has room */
+	int ready_fd;	  /* eventfd: the frontend has room again */
+};
+
+/*
+ * The terminal state to put back. Global because the fatal-signal handler
+ * and atexit() need it, and neither can be handed the VM.
+ */
+static struct termios saved_termios;
+static volatile sig_atomic_t terminal_is_raw;
+
+void console_restore_terminal(void)
+{
+	if (terminal_is_raw) {
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved_termios);
+		terminal_is_raw = 0;
+	}
+}
+
+static void fatal_signal(int sig)
+{
+	console_restore_terminal();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* Raw input (every key to the guest, Ctrl-C included); output processing kept. */
+static void enter_raw_mode(void)
+{
+	static const int fatal[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGQUIT };
+	struct termios raw;
+
+	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_termios) < 0)
+		return;
+	raw = saved_termios;
+	raw.c_iflag &= ~(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL | IXON);
+	raw.c_lflag &= ~(ECHO | ECHONL | ICANON | ISIG | IEXTEN);
+	raw.c_cflag &= ~(CSIZE | PARENB);
+	raw.c_cflag |= CS8;
+	raw.c_cc[VMIN] = 1;
+	raw.c_cc[VTIME] = 0;
+	for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+		signal(fatal[i], fatal_signal);
+	atexit(console_restore_terminal);
+	if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0)
+		terminal_is_raw = 1;
+}
+
+size_t console_filter(struct escape_state *st, const uint8_t *in, size_t len, uint8_t *out,
+		      bool *quit)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		uint8_t c = in[i];
+
+		if (!st->after_escape && c == ESCAPE_CHAR) {
+			st->after_escape = true;
+			continue;
+		}
+		if (st->after_escape) {
+			st->after_escape = false;
+			if (c == 'x' || c == 'X') {
+				*quit = true;
+				return n;
+			}
+			if (c != ESCAPE_CHAR)
+				out[n++] = ESCAPE_CHAR; /* not ours: pass both on */
+		}
+		out[n++] = c;
+	}
+	return n;
+}
+
+static void watch_input(struct console *con, bool on)
+{
+	if (con->in_watched && con->in_paused == on) {
+		event_loop_modify(&con->vm->loop, con->in_fd, on ? EPOLLIN : 0);
+		con->in_paused = !on;
+	}
+}
+
+static void stop_input(struct console *con)
+{
+	event_loop_remove(&con->vm->loop, con->in_fd);
+	con->in_watched = false;
+}
+
+static void on_input(void *opaque, uint32_t events)
+{
+	struct console *con = opaque;
+	struct console_frontend *fe = &con->frontend;
+	/* At most what the frontend has room for, so nothing is dropped. */
+	size_t space = fe->rx_space(fe->dev);
+	uint8_t in[256], out[256];
+	bool quit = false;
+
+	(void)events;
+	if (space == 0) {
+		watch_input(con, false);
+		/* The guest may have drained it before it could see in_paused. */
+		if (fe->rx_space(fe->dev))
+			watch_input(con, true);
+		return;
+	}
+	ssize_t n = read(con->in_fd, in, space < sizeof(in) ? space : sizeof(in));
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		stop_input(con); /* end of input: the guest just gets no more */
+		return;
+	}
+	size_t len = console_filter(&con->escape, in, n, out, &quit);
+
+	if (len)
+		fe->rx_push(fe->dev, out, len);
+	if (quit) {
+		log_msg("quit (Ctrl-A x)");
+		vm_request_exit(con->vm, EXIT_POWEROFF);
+	}
+}
+
+static void on_ready(void *opaque, uint32_t events)
+{
+	struct console *con = opaque;
+	uint64_t count;
+
+	(void)events;
+	if (read(con->ready_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		log_debug("console eventfd: %s", strerror(errno));
+	watch_input(con, true);
+}
+
+void console_init(struct vm *vm, const struct console_frontend *frontend)
+{
+	struct console *con = calloc(1, sizeof(*con));
+
+	if (!con)
+		die(EXIT_RUNTIME, "console: out of memory");
+	*con = (struct console){ .vm = vm, .frontend = *frontend, .in_fd = STDIN_FILENO,
+				 .out_fd = STDOUT_FILENO };
+	con->ready_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (con->ready_fd < 0 ||
+	    event_loop_add(&vm->loop, con->ready_fd, EPOLLIN, on_ready, con) < 0)
+		die(EXIT_RUNTIME, "console: %s", strerror(errno));
+	vm->console = con;
+	enter_raw_mode();
+	/* stdin that epoll cannot watch (/dev/null, a regular file) simply gives no input. */
+	con->in_watched = event_loop_add(&vm->loop, con->in_fd, EPOLLIN, on_input, con) == 0;
+}
+
+void console_write(struct console *con, const uint8_t *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(con->out_fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return; /* stdout gone: the guest's output has nowhere to go */
+		buf += n;
+		len -= n;
+	}
+}
+
+void console_rx_ready(struct console *con)
+{
+	uint64_t one = 1;
+
+	if (con && con->in_paused && write(con->ready_fd, &one, sizeof(one)) < 0)
+		log_debug("console eventfd: %s", strerror(errno));
+}
+
+void console_destroy(struct console *con)
+{
+	if (!con)
+		return;
+	console_restore_terminal();
+	if (con->in_watched)
+		event_loop_remove(&con->vm->loop, con->in_fd);
+	event_loop_remove(&con->vm->loop, con->ready_fd);
+	close(con->ready_fd);
+	free(con);
+}

@@ -1,0 +1,48 @@
+/*
+ * The host side of the guest console: stdin and stdout, raw terminal mode,
+ * and the Ctrl-A escape. Input flows to one frontend device (the UART now)
+ * only as fast as the guest drains it.
+ */
+#ifndef MINIVMM_CONSOLE_H
+#define MINIVMM_CONSOLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ESCAPE_CHAR 0x01 /* Ctrl-A */
+
+struct vm;
+struct console;
+
+/* The device that receives console input. */
+struct console_frontend {
+	size_t (*rx_space)(void *dev);
+	void (*rx_push)(void *dev, const uint8_t *buf, size_t len);
+	void *dev;
+};
+
+/* Escape-sequence state of the input filter. */
+struct escape_state {
+	bool after_escape;
+};
+
+/*
+ * Filter @len input bytes into @out (at least @len bytes), handling Ctrl-A
+ * sequences. Returns the bytes for the guest; sets *quit on Ctrl-A x.
+ * The bytes consumed are always all @len.
+ */
+size_t console_filter(struct escape_state *st, const uint8_t *in, size_t len, uint8_t *out,
+		      bool *quit);
+
+/* Put the terminal in raw mode (if stdin is one) and serve stdin on vm->loop. */
+void console_init(struct vm *vm, const struct console_frontend *frontend);
+/* Guest output, from any thread. */
+void console_write(struct console *con, const uint8_t *buf, size_t len);
+/* The frontend has room again: resume reading stdin. Any thread. */
+void console_rx_ready(struct console *con);
+/* Restore the terminal; safe to call more than once and from a signal handler. */
+void console_restore_terminal(void);
+void console_destroy(struct console *con);
+
+#endif

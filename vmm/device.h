@@ -1,0 +1,27 @@
+/*
+ * What every device offers the VM: reset, save and load of its state (for
+ * snapshots), destroy. Devices are realized by their own constructors, which
+ * register bus ranges and then vm_add_device().
+ */
+#ifndef MINIVMM_DEVICE_H
+#define MINIVMM_DEVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct device_ops {
+	const char *name;
+	void (*reset)(void *dev);
+	/* Write the state into @buf (at most @cap bytes); return its length or -ENOSPC. */
+	long (*save)(void *dev, void *buf, size_t cap);
+	/* Take back a state save() wrote; -EINVAL if it is not one (wrong size or version). */
+	int (*load)(void *dev, const void *buf, size_t len);
+	void (*destroy)(void *dev);
+};
+
+struct device {
+	const struct device_ops *ops;
+	void *dev;
+};
+
+#endif

@@ -1,0 +1,86 @@
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "event_loop.h"
+
+int event_loop_init(struct event_loop *loop)
+{
+	memset(loop, 0, sizeof(*loop));
+	for (int i = 0; i < EVENT_LOOP_MAX_HANDLERS; i++)
+		loop->handlers[i].fd = -1;
+	loop->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	return loop->epoll_fd < 0 ? -errno : 0;
+}
+
+static struct event_handler *find(struct event_loop *loop, int fd)
+{
+	for (int i = 0; i < EVENT_LOOP_MAX_HANDLERS; i++)
+		if (loop->handlers[i].fd == fd)
+			return &loop->handlers[i];
+	return NULL;
+}
+
+int event_loop_add(struct event_loop *loop, int fd, uint32_t events, event_fn fn, void *opaque)
+{
+	struct event_handler *h = find(loop, -1);
+
+	if (!h)
+		return -ENOSPC;
+	struct epoll_event ev = { .events = events, .data.ptr = h };
+
+	if (epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -errno;
+	*h = (struct event_handler){ fd, fn, opaque };
+	return 0;
+}
+
+int event_loop_modify(struct event_loop *loop, int fd, uint32_t events)
+{
+	struct event_handler *h = find(loop, fd);
+	struct epoll_event ev = { .events = events, .data.ptr = h };
+
+	if (!h)
+		return -ENOENT;
+	return epoll_ctl(loop->epoll_fd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
+}
+
+void event_loop_remove(struct event_loop *loop, int fd)
+{
+	struct event_handler *h = find(loop, fd);
+
+	if (!h)
+		return;
+	epoll_ctl(loop->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+	h->fd = -1;
+}
+
+int event_loop_run(struct event_loop *loop)
+{
+	struct epoll_event events[16];
+
+	while (!loop->quit) {
+		int n = epoll_wait(loop->epoll_fd, events, 16, -1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		for (int i = 0; i < n && !loop->quit; i++) {
+			struct event_handler *h = events[i].data.ptr;
+
+			/* A handler earlier in this batch may have removed this one. */
+			if (h->fd >= 0)
+				h->fn(h->opaque, events[i].events);
+		}
+	}
+	return 0;
+}
+
+void event_loop_destroy(struct event_loop *loop)
+{
+	if (loop->epoll_fd >= 0)
+		close(loop->epoll_fd);
+	loop->epoll_fd = -1;
+}

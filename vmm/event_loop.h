@@ -1,0 +1,34 @@
+/* The I/O thread's epoll loop: every device backend's file descriptors are served here. */
+#ifndef MINIVMM_EVENT_LOOP_H
+#define MINIVMM_EVENT_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define EVENT_LOOP_MAX_HANDLERS 64
+
+typedef void (*event_fn)(void *opaque, uint32_t events);
+
+struct event_handler {
+	int fd;
+	event_fn fn;
+	void *opaque;
+};
+
+struct event_loop {
+	int epoll_fd;
+	bool quit;
+	struct event_handler handlers[EVENT_LOOP_MAX_HANDLERS];
+};
+
+int event_loop_init(struct event_loop *loop);
+/* Watch @fd for @events (EPOLLIN, ...); 0 or -errno. */
+int event_loop_add(struct event_loop *loop, int fd, uint32_t events, event_fn fn, void *opaque);
+/* Change what @fd is watched for; 0 stops watching it for now without removing it. */
+int event_loop_modify(struct event_loop *loop, int fd, uint32_t events);
+void event_loop_remove(struct event_loop *loop, int fd);
+/* Serve events until a handler sets loop->quit. Returns 0 or -errno. */
+int event_loop_run(struct event_loop *loop);
+void event_loop_destroy(struct event_loop *loop);
+
+#endif

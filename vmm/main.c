@@ -1,0 +1,90 @@
+/* minivmm: boot a Linux kernel under KVM. The main thread becomes the I/O thread. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "../devices/i8042.h"
+#include "../devices/serial.h"
+#include "boot.h"
+#include "cli.h"
+#include "console.h"
+#include "log.h"
+#include "vm.h"
+
+static void on_exit_request(void *opaque, uint32_t events)
+{
+	struct vm *vm = opaque;
+
+	(void)events;
+	vm->loop.quit = true;
+}
+
+static void on_signal(void *opaque, uint32_t events)
+{
+	struct vm *vm = opaque;
+	struct signalfd_siginfo si;
+	int fd = vm->signal_fd;
+
+	(void)events;
+	if (read(fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	log_msg("terminating on signal %u (%s)", si.ssi_signo, strsignal(si.ssi_signo));
+	vm_request_exit(vm, EXIT_POWEROFF);
+}
+
+/*
+ * Termination signals become events on the loop, so teardown always runs on
+ * this thread. Every thread inherits the mask; vCPU threads unblock their kick.
+ */
+static void setup_signals(struct vm *vm)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	sigdelset(&set, SIGUSR1);
+	vm->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (vm->signal_fd < 0 ||
+	    event_loop_add(&vm->loop, vm->signal_fd, EPOLLIN, on_signal, vm) < 0 ||
+	    event_loop_add(&vm->loop, vm->exit_eventfd, EPOLLIN, on_exit_request, vm) < 0)
+		die(EXIT_RUNTIME, "signals: %s", strerror(errno));
+}
+
+int main(int argc, char **argv)
+{
+	struct config cfg;
+	struct vm vm;
+	struct boot_info boot;
+	int rc = cli_parse(argc, argv, &cfg);
+
+	if (rc)
+		return rc > 0 ? 0 : EXIT_USAGE;
+	log_debug_enabled = cfg.debug;
+
+	vm_create(&vm, &cfg);
+	setup_signals(&vm);
+	boot_load(&vm, &boot);
+	vcpus_create(&vm, boot.entry, boot.boot_params);
+	i8042_create(&vm);
+	serial_create(&vm);
+
+	vcpus_start(&vm);
+	if (event_loop_run(&vm.loop) < 0)
+		vm_request_exit(&vm, EXIT_RUNTIME);
+	vcpus_stop(&vm);
+
+	int status = atomic_load(&vm.exit_status);
+
+	console_destroy(vm.console);
+	vm_destroy(&vm);
+	return status;
+}
