@@ -1,0 +1,130 @@
+/* Shared declarations for the minitest guest kernel. */
+#ifndef MINITEST_H
+#define MINITEST_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define KERNEL_BASE	0x100000ULL
+#define TRAMPOLINE_BASE	0x1000ULL
+#define MAX_CPUS	64
+#define MAX_E820	128
+#define CMDLINE_MAX	2048
+
+/* boot_params (zero page) offsets we use; see Linux boot.rst/zero-page. */
+#define BP_EXT_CMD_LINE_PTR	0x0c8
+#define BP_E820_ENTRIES		0x1e8
+#define BP_HDR_CMD_LINE_PTR	0x228
+#define BP_E820_TABLE		0x2d0
+
+#define E820_RAM	1
+
+struct e820_entry {
+	uint64_t addr;
+	uint64_t size;
+	uint32_t type;
+} __attribute__((packed));
+
+/* ---- lib.c: freestanding string and formatting helpers (pure) ---- */
+void *memcpy(void *dst, const void *src, size_t n);
+void *memset(void *dst, int c, size_t n);
+void *memmove(void *dst, const void *src, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
+int strcmp(const char *a, const char *b);
+int strncmp(const char *a, const char *b, size_t n);
+int kvsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
+int ksnprintf(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* ---- parse.c: command line, e820 and MP table parsing (pure) ---- */
+bool cmdline_get(const char *cmdline, const char *key, char *out,
+		 size_t outsz);
+bool parse_u64(const char *s, uint64_t *out);
+
+struct ram_summary {
+	uint64_t total;		/* bytes of usable RAM */
+	uint64_t top;		/* end (exclusive) of the highest usable RAM */
+};
+void e820_summarize(const struct e820_entry *e, unsigned n,
+		    struct ram_summary *out);
+
+struct mp_info {
+	unsigned ncpus;
+	uint8_t apic_id[MAX_CPUS];
+	bool bsp[MAX_CPUS];
+	uint64_t lapic_addr;
+	uint64_t ioapic_addr;	/* 0 if none listed */
+	uint8_t ioapic_id;
+	int isa_irq4_pin;	/* IOAPIC input for ISA IRQ 4 */
+};
+uint8_t checksum8(const void *p, size_t len);
+long mp_find_fp(const uint8_t *base, size_t len);
+bool mp_parse_config(const uint8_t *cfg, size_t avail, struct mp_info *mp);
+
+/* ---- console.c: 8250 UART on COM1 and locked output ---- */
+void uart_init(void);
+void uart_set_crlf(bool on);
+void uart_putc_raw(char c);
+void kputs(const char *s);
+void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void uart_irq_enable_rx(void);
+bool uart_test_thre_irq(void);
+void uart_irq(void);
+int uart_getc_nonblock(void);
+int uart_getc_wait(void);
+void spin_lock(volatile int *lock);
+void spin_unlock(volatile int *lock);
+
+/* ---- cpu.c: IDT, paging, time, kvm-clock, reset ---- */
+struct irq_frame {
+	uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
+	uint64_t rdi, rsi, rbp, rbx, rdx, rcx, rax;
+	uint64_t vector, error;
+	uint64_t rip, cs, rflags, rsp, ss;
+};
+#define VEC_UART	48
+#define VEC_SPURIOUS	255
+
+void idt_init(void);
+void idt_load(void);
+uint64_t paging_init(const struct e820_entry *e, unsigned n, uint64_t top);
+uint64_t paging_mapped_end(void);
+uint64_t paging_root(void);
+void map_uncached(uint64_t phys);
+void kvm_probe(void);
+uint64_t now_ns(void);
+void delay_us(uint64_t us);
+void cpu_halt_forever(void) __attribute__((noreturn));
+void machine_reset(void) __attribute__((noreturn));
+void triple_fault(void) __attribute__((noreturn));
+void fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+
+/* ---- apic.c: LAPIC, IOAPIC and SMP bring-up ---- */
+void lapic_init(void);
+void lapic_eoi(void);
+uint8_t cpu_apic_id(void);
+void ioapic_route(uint64_t base, int pin, uint8_t vector, uint8_t dest);
+unsigned smp_boot(const struct mp_info *mp);
+void mp_scan(struct mp_info *mp, bool *found);
+
+/* ---- main.c / demo.c ---- */
+struct sysinfo {
+	char cmdline[CMDLINE_MAX];
+	struct e820_entry e820[MAX_E820];
+	unsigned e820_n;
+	struct ram_summary ram;
+	struct mp_info mp;
+	bool mp_found;
+	unsigned cpus_online;
+	char kvm_sig[13];
+};
+extern struct sysinfo sys;
+void irq_setup(void);
+void demo_run(void) __attribute__((noreturn));
+void demo_summary(void);
+
+#endif
