@@ -76,10 +76,13 @@ check-linux: deps $(BUILD)/minivmm
 demo: deps all
 	scripts/demo.sh $(BUILD)/minivmm $(MINITEST)
 
-bench: deps all
-	scripts/bench.sh $(BUILD)/minivmm $(MINITEST)
+$(BUILD)/bench-timeline: scripts/bench-timeline.c
+	$(CC) $(ALL_CFLAGS) -o $@ $<
+
+bench: deps all $(BUILD)/bench-timeline
+	scripts/bench.sh $(BUILD)/minivmm $(MINITEST) $(BUILD)/bench-timeline
 
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/plain $(BUILD)/asan -type f -name '*.d' 2>/dev/null)

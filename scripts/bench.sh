@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# `make bench`: minivmm side by side with QEMU microvm on the same test guest,
+# in one run. Writes docs/benchmarks.md (medians of BENCH_RUNS runs each).
+# Usage: scripts/bench.sh MINIVMM MINITEST_BZIMAGE TIMELINE_TOOL
+set -euo pipefail
+vmm=$(realpath "$1")
+guest=$(realpath "$2")
+timeline=$(realpath "$3")
+runs=${BENCH_RUNS:-10}
+exits=${BENCH_EXITS:-20000}
+out=docs/benchmarks.md
+raw=$(mktemp)
+trap 'rm -f "$raw"' EXIT
+
+qemu=(qemu-system-x86_64 -M microvm -enable-kvm -cpu host,-arch-capabilities -m 256M -smp 1
+	-nodefaults -no-user-config -display none -serial stdio -monitor none -no-reboot)
+minivmm=("$vmm" --mem 256M --cpus 1)
+
+# measure WHO NAME CMDLINE MARKERS...: one run, appended to $raw as "WHO NAME key=value...".
+measure() {
+	local who=$1 name=$2 cmdline=$3
+	shift 3
+	local cmd
+	if [ "$who" = qemu ]; then
+		cmd=("${qemu[@]}" -kernel "$guest" -append "$cmdline")
+	else
+		cmd=("${minivmm[@]}" --kernel "$guest" --cmdline "$cmdline")
+	fi
+	echo "$who $name $("$timeline" "$@" -- "${cmd[@]}" 2>/dev/null)" >>"$raw"
+}
+
+# median WHO NAME KEY [SCALE]: median of KEY over the runs, divided by SCALE.
+median() {
+	grep "^$1 $2 " "$raw" | tr ' ' '\n' | sed -n "s/^$3=//p" | sort -n |
+		awk -v s="${4:-1}" '{v[NR] = $1} END {
+			if (NR == 0) { print "n/a"; exit }
+			m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+			printf "%.2f\n", m / s }'
+}
+
+# Every run must have ended the way the guest ends: minivmm 3 (reset), QEMU 0 (-no-reboot).
+check_runs() {
+	local bad
+	bad=$(grep -Ev '^minivmm .* status=3$|^qemu .* status=0$' "$raw" || true)
+	if [ -n "$bad" ]; then
+		echo "bench: some runs did not end as expected:" >&2
+		echo "$bad" >&2
+		exit 1
+	fi
+	if grep -q 't[0-9]=-1 ' "$raw"; then
+		echo "bench: a marker line never appeared:" >&2
+		grep 't[0-9]=-1 ' "$raw" >&2
+		exit 1
+	fi
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+echo "bench: $runs runs each of start-up and $exits port-I/O exits, minivmm and QEMU alternating" >&2
+for ((i = 0; i < runs; i++)); do
+	for who in minivmm qemu; do
+		measure "$who" startup "console=ttyS0 test=info" "minitest: boot"
+		measure "$who" exits "console=ttyS0 test=exits count=$exits" \
+			"minitest: exits start" "minitest: exits done"
+	done
+done
+check_runs
+
+row() { # LABEL KEY NAME SCALE UNIT
+	local m q
+	m=$(median minivmm "$3" "$2" "$4")
+	q=$(median qemu "$3" "$2" "$4")
+	echo "| $1 | $m $5 | $q $5 | $(ratio "$m" "$q") |"
+}
+
+# Exit cost: time between the two markers over the number of exits.
+for who in minivmm qemu; do
+	grep "^$who exits " "$raw" | while read -r _ _ t1 t2 _; do
+		echo "$who exitcost ns=$(((${t2#t2=} - ${t1#t1=}) / exits))"
+	done
+done >>"$raw.cost"
+cat "$raw.cost" >>"$raw"
+rm -f "$raw.cost"
+
+kvm_kind="hardware-backed KVM"
+[ -d /sys/module/kvm_pvm ] && kvm_kind="nested KVM backed by an instruction emulator (kvm_pvm)"
+
+{
+	cat <<HEAD
+# Benchmarks
+
+Made by \`make bench\` (scripts/bench.sh) on $(date -u +%Y-%m-%d): $(nproc) cores,
+$(uname -r), $kvm_kind, $(qemu-system-x86_64 --version | head -n 1).
+Medians of $runs runs each; minivmm and QEMU alternate so both see the same machine.
+Guest: the minitest test kernel (build/guest/minitest.bzImage), 1 vCPU, 256 MiB,
+the same file and command line for both. QEMU: \`${qemu[*]}\`.
+
+## Start-up and exits
+
+| measure | minivmm | QEMU microvm | minivmm/QEMU |
+|---|---|---|---|
+HEAD
+	row "process start to first guest UART line" t1 startup 1e6 ms
+	row "process start to process exit" exit startup 1e6 ms
+	row "peak RSS of the VMM process" rss_kb startup 1024 MiB
+	row "one port-I/O exit to the VMM and back ($exits \`outb\`)" ns exitcost 1 ns
+	cat <<'NOTE'
+
+On KVM backed by an instruction emulator every guest instruction that traps
+costs microseconds in the host kernel whichever VMM is used, so the times
+above are dominated by the emulator; the ratio is what compares the VMMs.
+Peak RSS counts the VMM's own memory plus the guest pages it touched.
+NOTE
+} >"$out"
+cat "$out"
