@@ -12,7 +12,8 @@ MINITEST_LD ?= ld
 MINITEST_OBJCOPY ?= objcopy
 
 MINITEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror \
-	-ffreestanding -nostdlib -fno-builtin -fno-stack-protector \
+	-ffreestanding -nostdlib -fno-builtin -fno-strict-aliasing \
+	-fno-stack-protector \
 	-fno-pic -fno-pie -mcmodel=small -mno-red-zone \
 	-mno-sse -mno-mmx -mgeneral-regs-only -fcf-protection=none \
 	-fno-asynchronous-unwind-tables -fno-unwind-tables \

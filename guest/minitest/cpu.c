@@ -224,7 +224,7 @@ static void busy_work(void)
 {
 	volatile uint64_t x = 1;
 
-	for (int i = 0; i < 200000; i++)
+	for (int i = 0; i < 20000; i++)
 		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
 }
 

@@ -6,7 +6,7 @@
 #include "hw.h"
 
 struct sysinfo sys;
-static uint8_t boot_params[4096];
+static uint8_t boot_params[4096] __attribute__((aligned(8)));
 extern const uint8_t _kernel_start[], _end[];
 
 static void copy_cmdline(void)
@@ -29,8 +29,15 @@ static void read_e820(void)
 
 	if (n > MAX_E820)
 		n = MAX_E820;
-	memcpy(sys.e820, boot_params + BP_E820_TABLE, n * sizeof(sys.e820[0]));
-	sys.e820_n = n;
+	/* drop empty entries (qboot ends its int 0x15 list with one) */
+	sys.e820_n = 0;
+	for (unsigned i = 0; i < n; i++) {
+		memcpy(&sys.e820[sys.e820_n], boot_params + BP_E820_TABLE +
+		       i * sizeof(sys.e820[0]), sizeof(sys.e820[0]));
+		if (sys.e820[sys.e820_n].size)
+			sys.e820_n++;
+	}
+	n = sys.e820_n;
 	e820_summarize(sys.e820, n, &sys.ram);
 }
 

@@ -171,7 +171,7 @@ static void mp_find_irq4(const uint8_t *e, const uint8_t *end, int isa_bus,
  */
 bool mp_parse_config(const uint8_t *cfg, size_t avail, struct mp_info *mp)
 {
-	size_t len, count;
+	size_t len;
 	const uint8_t *e, *end;
 	int isa_bus = -1;
 
@@ -183,10 +183,13 @@ bool mp_parse_config(const uint8_t *cfg, size_t avail, struct mp_info *mp)
 	if (len < 44 || len > avail || checksum8(cfg, len))
 		return false;
 	mp->lapic_addr = rd32(cfg + 36);
-	count = rd16(cfg + 34);
 	e = cfg + 44;
 	end = cfg + len;
-	for (; count && e < end; count--) {
+	/*
+	 * Walk by the table length, not the entry count (offset 34): like
+	 * Linux, since some firmware (qboot) leaves the count at zero.
+	 */
+	while (e < end) {
 		size_t elen = mp_entry_len(e[0]);
 
 		if (!elen || e + elen > end)
