@@ -108,13 +108,11 @@ static bool uncached_range(uint64_t addr)
  * Identity-map max(4 GiB, top of RAM) with 2 MiB pages.  Returns the end
  * of the mapping, which is capped at MAX_MAP_GIB.
  */
-uint64_t paging_init(const struct e820_entry *e, unsigned n, uint64_t top)
+uint64_t paging_init(uint64_t top)
 {
 	uint64_t *pml4 = pt_pool[0], *pdpt = pt_pool[1];
 	uint64_t gib = (top + GIB - 1) / GIB;
 
-	(void)e;
-	(void)n;
 	if (gib < 4)
 		gib = 4;
 	if (gib > MAX_MAP_GIB)

@@ -233,7 +233,7 @@ void kmain(const uint8_t *bp)
 	read_e820();
 	if (!sys.e820_n)
 		fail("no e820 map in boot_params");
-	paging_init(sys.e820, sys.e820_n, sys.ram.top);
+	paging_init(sys.ram.top);
 	copy_cmdline();
 	cmdline_get(sys.cmdline, "test", mode, sizeof(mode));
 	uart_set_crlf(!strcmp(mode, "demo"));

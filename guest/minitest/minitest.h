@@ -91,7 +91,7 @@ struct irq_frame {
 
 void idt_init(void);
 void idt_load(void);
-uint64_t paging_init(const struct e820_entry *e, unsigned n, uint64_t top);
+uint64_t paging_init(uint64_t top);
 uint64_t paging_mapped_end(void);
 uint64_t paging_root(void);
 void map_uncached(uint64_t phys);
