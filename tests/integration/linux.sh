@@ -78,7 +78,7 @@ expect_exit() {
 	if [[ $got == "$2" ]]; then
 		pass "$1: minivmm exits $2"
 	elif [[ $got == 124 || $got == 137 ]]; then
-		fail "$1: minivmm exits $2" "timed out after $TIMEOUT s; console: $(tail -n 3 "$out/$1.log" | tr '\n' ' ')"
+		fail "$1: minivmm exits $2" "timed out after $TIMEOUT s; console: '$(tail -n 3 "$out/$1.log" | tr '\n' ' ')' stderr: '$(tail -n 2 "$out/$1.err" | tr '\n' ' ')'"
 	else
 		fail "$1: minivmm exits $2" "got $got; stderr: $(tail -n 3 "$out/$1.err" | tr '\n' ' ')"
 	fi
