@@ -20,7 +20,8 @@ MINITEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror \
 	-fno-tree-loop-distribute-patterns
 MINITEST_ASFLAGS := -D__ASSEMBLY__ -Wa,--noexecstack -fno-pic -fno-pie
 
-MINITEST_C := lib.c parse.c console.c cpu.c apic.c main.c demo.c
+MINITEST_C := lib.c parse.c tables.c console.c cpu.c apic.c acpi.c virtio.c \
+	blk.c main.c demo.c
 MINITEST_S := header.S head.S trampoline.S
 MINITEST_OBJS := $(addprefix $(MINITEST_OUT)/,$(MINITEST_S:.S=.o) $(MINITEST_C:.c=.o))
 MINITEST_HDRS := $(wildcard $(MINITEST_DIR)/*.h)
@@ -44,7 +45,8 @@ $(MINITEST_OUT):
 # Host-side unit test of the hardware-independent parts.
 MINITEST_HOSTTEST := $(MINITEST_OUT)/hosttest
 $(MINITEST_HOSTTEST): $(MINITEST_DIR)/hosttest.c $(MINITEST_DIR)/lib.c \
-		$(MINITEST_DIR)/parse.c $(MINITEST_HDRS) | $(MINITEST_OUT)
+		$(MINITEST_DIR)/parse.c $(MINITEST_DIR)/tables.c \
+		$(MINITEST_HDRS) | $(MINITEST_OUT)
 	$(MINITEST_CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -fno-builtin \
 		-o $@ $(MINITEST_DIR)/hosttest.c
 

@@ -15,6 +15,12 @@
 #define LAPIC_ESR	0x280
 #define LAPIC_ICR_LO	0x300
 #define LAPIC_ICR_HI	0x310
+#define LAPIC_LVT_TIMER	0x320
+#define LAPIC_TMR_INIT	0x380
+#define LAPIC_TMR_DIV	0x3e0
+
+#define LVT_MASKED	(1u << 16)
+#define LVT_PERIODIC	(1u << 17)
 
 #define ICR_INIT	0x00500
 #define ICR_STARTUP	0x00600
@@ -58,6 +64,23 @@ void lapic_init(void)
 void lapic_eoi(void)
 {
 	lapic_write(LAPIC_EOI, 0);
+}
+
+/*
+ * A periodic tick that bounds every "sti; hlt" wait.  KVM's APIC timer
+ * counts 1 GHz bus cycles: divide by 16 x 2^20 gives about 17 ms.
+ */
+void lapic_timer_periodic(uint8_t vector)
+{
+	lapic_write(LAPIC_TMR_DIV, 0x3);	/* divide by 16 */
+	lapic_write(LAPIC_LVT_TIMER, LVT_PERIODIC | vector);
+	lapic_write(LAPIC_TMR_INIT, 0x100000);
+}
+
+void lapic_timer_stop(void)
+{
+	lapic_write(LAPIC_TMR_INIT, 0);
+	lapic_write(LAPIC_LVT_TIMER, LVT_MASKED);
 }
 
 uint8_t cpu_apic_id(void)

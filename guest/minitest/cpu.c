@@ -46,7 +46,8 @@ struct pvclock {
 } __attribute__((packed));
 
 extern const uint64_t isr_table[32];
-extern const uint64_t isr_uart, isr_spurious;
+extern const uint64_t isr_uart, isr_timer, isr_spurious;
+extern const uint64_t isr_virtio[MAX_VIRTIO];
 
 static struct idt_gate idt[256] __attribute__((aligned(16)));
 static uint64_t pt_pool[2 + MAX_MAP_GIB][512]
@@ -81,6 +82,9 @@ void idt_init(void)
 	for (int v = 0; v < 32; v++)
 		idt_set(v, isr_table[v]);
 	idt_set(VEC_UART, isr_uart);
+	idt_set(VEC_TIMER, isr_timer);
+	for (int i = 0; i < MAX_VIRTIO; i++)
+		idt_set(VEC_VIRTIO + i, isr_virtio[i]);
 	idt_set(VEC_SPURIOUS, isr_spurious);
 	idt_load();
 }
@@ -89,6 +93,15 @@ void isr_dispatch(struct irq_frame *f)
 {
 	if (f->vector == VEC_UART) {
 		uart_irq();
+		lapic_eoi();
+		return;
+	}
+	if (f->vector == VEC_TIMER) {	/* only wakes a hlt */
+		lapic_eoi();
+		return;
+	}
+	if (f->vector >= VEC_VIRTIO && f->vector < VEC_VIRTIO + MAX_VIRTIO) {
+		virtio_irq(f->vector - VEC_VIRTIO);
 		lapic_eoi();
 		return;
 	}

@@ -9,6 +9,16 @@ static inline void outb(uint16_t port, uint8_t v)
 	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
 }
 
+static inline void outw(uint16_t port, uint16_t v)
+{
+	__asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline void outl(uint16_t port, uint32_t v)
+{
+	__asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
+}
+
 static inline uint8_t inb(uint16_t port)
 {
 	uint8_t v;
@@ -75,6 +85,22 @@ static inline void barrier(void)
 static inline uint32_t mmio_read32(uint64_t addr)
 {
 	return *(volatile uint32_t *)addr;
+}
+
+/* Full fence without SSE: a locked no-op, as Linux's virt_mb() on x86. */
+static inline void mb(void)
+{
+	__asm__ volatile("lock; addl $0, (%%rsp)" : : : "memory", "cc");
+}
+
+static inline void mmio_write8(uint64_t addr, uint8_t v)
+{
+	*(volatile uint8_t *)addr = v;
+}
+
+static inline void mmio_write16(uint64_t addr, uint16_t v)
+{
+	*(volatile uint16_t *)addr = v;
 }
 
 static inline void mmio_write32(uint64_t addr, uint32_t v)

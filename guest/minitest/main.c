@@ -128,14 +128,28 @@ static void mptable_report(void)
 		say("cpu %u%s", mp->apic_id[i], mp->bsp[i] ? " bsp" : "");
 }
 
+/* Like Linux without MPPARSE: the MADT's processors when ACPI is there. */
+static bool smp_from_madt(void)
+{
+	static struct mp_info cpus;
+	const struct madt_info *m = &sys.acpi.m;
+
+	if (!sys.acpi.madt || !m->ncpus)
+		return false;
+	cpus.ncpus = m->ncpus;
+	memcpy(cpus.apic_id, m->apic_id, sizeof(cpus.apic_id));
+	trampoline_check();
+	sys.cpus_online = smp_boot(&cpus);
+	return true;
+}
+
 static void smp_report(void)
 {
 	lapic_init();
-	if (sys.mp_found) {
+	sys.cpus_online = 1;
+	if (!smp_from_madt() && sys.mp_found) {
 		trampoline_check();
 		sys.cpus_online = smp_boot(&sys.mp);
-	} else {
-		sys.cpus_online = 1;
 	}
 	say("cpus online %u", sys.cpus_online);
 }
@@ -204,6 +218,13 @@ static void mode_exits(void)
 	machine_reset();
 }
 
+void power_off_or_reset(void)
+{
+	if (sys.acpi.fadt)
+		acpi_poweroff();
+	machine_reset();
+}
+
 static void run_mode(const char *mode)
 {
 	if (!strcmp(mode, "info")) {
@@ -218,6 +239,14 @@ static void run_mode(const char *mode)
 		mode_exits();
 	} else if (!strcmp(mode, "demo")) {
 		demo_run();
+	} else if (!strcmp(mode, "poweroff")) {
+		acpi_poweroff();
+	} else if (!strcmp(mode, "acpireset")) {
+		acpi_reset();
+	} else if (!strcmp(mode, "blk")) {
+		mode_blk();
+	} else if (!strcmp(mode, "blkbench")) {
+		mode_blkbench();
 	}
 	fail("unknown test mode '%s'", mode);
 }
@@ -225,8 +254,10 @@ static void run_mode(const char *mode)
 void kmain(const uint8_t *bp)
 {
 	char mode[32] = "info";
+	uint64_t bp_rsdp;
 
 	memcpy(boot_params, bp, sizeof(boot_params));
+	memcpy(&bp_rsdp, boot_params + BP_ACPI_RSDP_ADDR, 8);
 	uart_init();
 	say("boot");
 	idt_init();
@@ -245,6 +276,9 @@ void kmain(const uint8_t *bp)
 	memcheck();
 	kvm_probe();
 	mptable_report();
+	acpi_scan(bp_rsdp);
+	acpi_report();
 	smp_report();
+	virtio_discover();
 	run_mode(mode);
 }

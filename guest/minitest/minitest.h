@@ -14,6 +14,7 @@
 #define CMDLINE_MAX	2048
 
 /* boot_params (zero page) offsets we use; see Linux boot.rst/zero-page. */
+#define BP_ACPI_RSDP_ADDR	0x070
 #define BP_EXT_CMD_LINE_PTR	0x0c8
 #define BP_E820_ENTRIES		0x1e8
 #define BP_HDR_CMD_LINE_PTR	0x228
@@ -64,6 +65,32 @@ uint8_t checksum8(const void *p, size_t len);
 long mp_find_fp(const uint8_t *base, size_t len);
 bool mp_parse_config(const uint8_t *cfg, size_t avail, struct mp_info *mp);
 
+/* ---- tables.c: ACPI tables, AML scans, virtio cmdline (pure) ---- */
+#define MAX_IOAPICS	8
+#define MAX_VIRTIO	16
+
+struct madt_info {
+	unsigned ncpus;			/* enabled Processor Local APIC entries */
+	uint8_t apic_id[MAX_CPUS];
+	uint64_t lapic_addr;
+	unsigned nioapic;
+	uint64_t ioapic_addr[MAX_IOAPICS];
+	uint32_t ioapic_gsi_base[MAX_IOAPICS];
+};
+
+struct vmmio {
+	uint64_t base;
+	uint32_t size;
+	uint32_t gsi;
+};
+
+bool rsdp_valid(const uint8_t *p);
+void madt_parse(const uint8_t *madt, uint32_t len, struct madt_info *m);
+unsigned dsdt_find_virtio(const uint8_t *aml, size_t len, struct vmmio *out,
+			  unsigned max);
+bool dsdt_find_s5(const uint8_t *aml, size_t len, uint32_t *slp_typ);
+unsigned cmdline_virtio_mmio(const char *cl, struct vmmio *out, unsigned max);
+
 /* ---- console.c: 8250 UART on COM1 and locked output ---- */
 void uart_init(void);
 void uart_set_crlf(bool on);
@@ -87,6 +114,8 @@ struct irq_frame {
 	uint64_t rip, cs, rflags, rsp, ss;
 };
 #define VEC_UART	48
+#define VEC_TIMER	49
+#define VEC_VIRTIO	64	/* 64 .. 64 + MAX_VIRTIO - 1 */
 #define VEC_SPURIOUS	255
 
 void idt_init(void);
@@ -109,7 +138,35 @@ void lapic_eoi(void);
 uint8_t cpu_apic_id(void);
 void ioapic_route(uint64_t base, int pin, uint8_t vector, uint8_t dest);
 unsigned smp_boot(const struct mp_info *mp);
+void lapic_timer_periodic(uint8_t vector);
+void lapic_timer_stop(void);
 void mp_scan(struct mp_info *mp, bool *found);
+
+/* ---- acpi.c: ACPI discovery and power ---- */
+struct acpi_info {
+	bool found;
+	uint64_t rsdp;
+	char oem[7];
+	const uint8_t *fadt, *madt, *dsdt;	/* checksummed, or NULL */
+	uint32_t fadt_len, dsdt_len;
+	struct madt_info m;
+};
+void acpi_scan(uint64_t bp_rsdp);
+void acpi_report(void);
+void acpi_poweroff(void);
+void acpi_reset(void);
+void gsi_route(uint32_t gsi, uint8_t vector);
+
+/* ---- virtio.c / blk.c: virtio-mmio transport and virtio-blk ---- */
+struct vdev {
+	struct vmmio r;
+	uint32_t id;		/* 0 when the magic or version is wrong */
+	volatile uint32_t isr;	/* InterruptStatus bits seen by the handler */
+};
+void virtio_discover(void);
+void virtio_irq(unsigned idx);
+void mode_blk(void) __attribute__((noreturn));
+void mode_blkbench(void) __attribute__((noreturn));
 
 /* ---- main.c / demo.c ---- */
 struct sysinfo {
@@ -121,10 +178,14 @@ struct sysinfo {
 	bool mp_found;
 	unsigned cpus_online;
 	char kvm_sig[13];
+	struct acpi_info acpi;
+	struct vdev vdev[MAX_VIRTIO];
+	unsigned nvdev;
 };
 extern struct sysinfo sys;
 void irq_setup(void);
 void demo_run(void) __attribute__((noreturn));
 void demo_summary(void);
+void power_off_or_reset(void) __attribute__((noreturn));
 
 #endif
