@@ -151,6 +151,13 @@ void gsi_route(uint32_t gsi, uint8_t vector)
 	uint64_t base = sys.mp.ioapic_addr ? sys.mp.ioapic_addr : 0xfec00000;
 	uint32_t gbase = 0;
 
+	/*
+	 * Mask the 8259s first: KVM also feeds each GSI to its PIC, which
+	 * nobody initialised under minivmm (vector base 0), and the BSP's
+	 * LINT0 is ExtINT after reset, so IRQ 5 would arrive as vector 5.
+	 */
+	outb(0x21, 0xff);
+	outb(0xa1, 0xff);
 	for (unsigned i = 0; i < m->nioapic; i++)
 		if (m->ioapic_gsi_base[i] <= gsi &&
 		    (!gbase || m->ioapic_gsi_base[i] >= gbase)) {
