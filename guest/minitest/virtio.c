@@ -20,6 +20,10 @@ static void probe(const struct vmmio *r)
 
 	if (known(r->base) || r->base + 0x200 > paging_mapped_end())
 		return;
+	if (!r->size) {		/* Linux's resource would end before it starts */
+		say("virtio-mmio 0x%lx gsi %u size 0 rejected", r->base, r->gsi);
+		return;
+	}
 	sys.nvdev++;
 	v->r = *r;
 	map_uncached(r->base);
