@@ -660,6 +660,7 @@ static bool bench_setup(struct bench *bn, struct blk *b)
 {
 	uint64_t len;
 
+	memset(bn, 0, sizeof(*bn));
 	bn->b = b;
 	bn->seg_len = b->size_max && b->size_max < BENCH_CHUNK ?
 		      b->size_max & ~4095u : BENCH_CHUNK;
