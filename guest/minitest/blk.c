@@ -724,6 +724,18 @@ static uint64_t bench_sector(struct bench *bn, bool rnd, unsigned i,
 	return span ? (bn->lcg >> 33) % span * 8 : 0;
 }
 
+/* What the rings looked like when a request never came back. */
+static void bench_stuck(struct bench *bn, unsigned sub, unsigned done)
+{
+	struct blk *b = bn->b;
+
+	say("blkbench stuck submitted %u done %u avail %u used %u "
+	    "avail_event %u used_event %u status 0x%x", sub, done,
+	    b->avail_idx, used_idx(b),
+	    *(volatile uint16_t *)(b->used + 4 + 8 * b->qsz),
+	    b->avail[2 + b->qsz], vr(b->v, VR_STATUS));
+}
+
 /* @nreq requests of @bytes, keeping up to bn->slots in flight. */
 static bool bench_run(struct bench *bn, uint32_t type, bool rnd,
 		      unsigned nreq, uint32_t bytes)
@@ -739,8 +751,10 @@ static bool bench_run(struct bench *bn, uint32_t type, bool rnd,
 				   bytes);
 		if (b->avail_idx != old)
 			kick(b, old);
-		if (blk_wait(b, REQ_TIMEOUT) != W_USED)
+		if (blk_wait(b, REQ_TIMEOUT) != W_USED) {
+			bench_stuck(bn, sub, done);
 			return false;
+		}
 		bench_reap(bn, &done);
 	}
 	return !bn->errors;
