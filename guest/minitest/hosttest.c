@@ -1,6 +1,7 @@
 /*
  * Host-side unit test for minitest's hardware-independent code
- * (formatting, command line, e820 summary, MP table parsing).
+ * (formatting, command line, e820 summary, MP table parsing, ACPI tables,
+ * DSDT scans, virtio_mmio.device=).
  * Built and run by `make -f guest/guest.mk minitest-hosttest`.
  * The guest's own lib.c replaces the C library's string functions here.
  */
@@ -9,6 +10,7 @@
 
 #include "lib.c"
 #include "parse.c"
+#include "tables.c"
 
 static int failures;
 
@@ -140,12 +142,106 @@ static void test_mp(void)
 	CHECK(!mp_parse_config(table, 20, &mp));
 }
 
+static void test_rsdp(void)
+{
+	uint8_t r[36] = "RSD PTR ";
+
+	memcpy(r + 9, "MINVMM", 6);
+	r[15] = 2;
+	r[20] = 36;
+	r[8] = (uint8_t)-checksum8(r, 20);
+	r[32] = (uint8_t)-checksum8(r, 36);
+	CHECK(rsdp_valid(r));
+	r[33] = 1;		/* only the extended checksum notices */
+	CHECK(!rsdp_valid(r));
+	r[15] = 0;		/* ACPI 1.0: the 20-byte checksum only */
+	r[8] = (uint8_t)-checksum8(r + 9, 11) - checksum8(r, 8);
+	CHECK(rsdp_valid(r));
+}
+
+static void test_madt(void)
+{
+	uint8_t t[44 + 8 * 3 + 12] = { 0 }, *e = t + 44;
+	struct madt_info m;
+
+	put32(t + 36, 0xfee00000);
+	e[0] = 0; e[1] = 8; e[3] = 0; e[4] = 1; e += 8;
+	e[0] = 0; e[1] = 8; e[3] = 7; e[4] = 0; e += 8;	/* disabled */
+	e[0] = 0; e[1] = 8; e[3] = 2; e[4] = 1; e += 8;
+	e[0] = 1; e[1] = 12; put32(e + 4, 0xfec00000); put32(e + 8, 24);
+	madt_parse(t, sizeof(t), &m);
+	CHECK(m.ncpus == 2 && m.apic_id[0] == 0 && m.apic_id[1] == 2);
+	CHECK(m.nioapic == 1 && m.ioapic_addr[0] == 0xfec00000);
+	CHECK(m.ioapic_gsi_base[0] == 24 && m.lapic_addr == 0xfee00000);
+	t[44 + 1] = 0;		/* a zero-length entry ends the walk */
+	madt_parse(t, sizeof(t), &m);
+	CHECK(m.ncpus == 0);
+}
+
+/* Device(VRnn) as firmware/acpi.c lays it out: _HID, _UID, _CCA, _CRS. */
+static size_t put_virtio_dev(uint8_t *p, uint32_t base, uint32_t gsi)
+{
+	static const uint8_t head[] = "\x5b\x82\x40VR00\x08_HID\x0dLNRO0005\0"
+		"\x08_UID\x00\x08_CCA\x01\x08_CRS\x11\x1a\x0a\x17"
+		"\x86\x09\x00\x01";
+	uint8_t *q = p + sizeof(head) - 1;
+
+	memcpy(p, head, sizeof(head) - 1);
+	put32(q, base);
+	put32(q + 4, 0x200);
+	memcpy(q + 8, "\x89\x06\x00\x09\x01", 5);
+	put32(q + 13, gsi);
+	memcpy(q + 17, "\x79\x00", 2);
+	return q + 19 - p;
+}
+
+static void test_dsdt(void)
+{
+	static const uint8_t s5[] = "\x08\x5c_S5_\x12\x07\x04\x0a\x05\0\0\0";
+	uint8_t aml[256];
+	struct vmmio d[4];
+	uint32_t typ = 99;
+	size_t n = 0;
+
+	memcpy(aml, s5, sizeof(s5) - 1);
+	n += sizeof(s5) - 1;
+	n += put_virtio_dev(aml + n, 0xd0000000, 5);
+	n += put_virtio_dev(aml + n, 0xd0001000, 6);
+	CHECK(dsdt_find_s5(aml, n, &typ) && typ == 5);
+	CHECK(dsdt_find_virtio(aml, n, d, 4) == 2);
+	CHECK(d[0].base == 0xd0000000 && d[0].size == 0x200 && d[0].gsi == 5);
+	CHECK(d[1].base == 0xd0001000 && d[1].gsi == 6);
+	CHECK(dsdt_find_virtio(aml, n, d, 1) == 1);
+	aml[9] = 0x00;		/* Package { Zero, Zero, ... } */
+	aml[10] = 0x00;
+	CHECK(dsdt_find_s5(aml, n, &typ) && typ == 0);
+	CHECK(!dsdt_find_s5(aml + 12, n - 12, &typ));
+}
+
+static void test_virtio_cmdline(void)
+{
+	struct vmmio d[4];
+	const char *cl = "test=blk virtio_mmio.device=4K@0xd0000000:5 "
+		"virtio_mmio.device=512@0xfeb00e00:12:3 x=virtio_mmio.device=1K@1:1 "
+		"virtio_mmio.device=1M@0x1000 virtio_mmio.device=0K@0xd0001000:6";
+
+	CHECK(cmdline_virtio_mmio(cl, d, 4) == 3);
+	CHECK(d[0].base == 0xd0000000 && d[0].size == 4096 && d[0].gsi == 5);
+	CHECK(d[1].base == 0xfeb00e00 && d[1].size == 512 && d[1].gsi == 12);
+	CHECK(d[2].base == 0xd0001000 && d[2].size == 0 && d[2].gsi == 6);
+	CHECK(cmdline_virtio_mmio(cl, d, 1) == 1);
+}
+
 int main(void)
 {
 	test_fmt();
 	test_cmdline();
 	test_e820();
 	test_mp();
+	test_rsdp();
+	test_madt();
+	test_dsdt();
+	test_virtio_cmdline();
 	if (failures) {
 		fprintf(stderr, "minitest hosttest: %d failure(s)\n", failures);
 		return 1;
