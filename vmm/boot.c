@@ -1,10 +1,12 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../firmware/acpi.h"
 #include "../firmware/e820.h"
 #include "../firmware/mptable.h"
 #include "boot.h"
@@ -78,7 +80,7 @@ static uint8_t *load_kernel(struct vm *vm, struct bzimage *bz)
 uint64_t initrd_place(uint64_t size, uint64_t kernel_end, uint64_t ram_top, uint64_t addr_max)
 {
 	/* addr_max is the highest byte the initrd may occupy. */
-	uint64_t limit = addr_max + 1 < ram_top ? addr_max + 1 : ram_top;
+	uint64_t limit = addr_max >= ram_top ? ram_top : addr_max + 1;
 
 	if (size > limit)
 		return 0;
@@ -110,17 +112,53 @@ static void load_initrd(struct vm *vm, uint8_t *zero_page, const struct bzimage 
 	memcpy(zero_page + BP_RAMDISK_SIZE, &(uint32_t){ st.st_size }, 4);
 }
 
+/*
+ * Without ACPI, virtio-mmio devices are announced on the command line, in the
+ * form CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES kernels read. Returns the length.
+ */
+static size_t append_mmio_devices(const struct vm *vm, char *cmdline, size_t len, size_t cap)
+{
+	if (!vm->cfg->no_acpi)
+		return len; /* the DSDT describes them */
+	for (int i = 0; i < vm->nmmio_devices; i++) {
+		const struct acpi_mmio_device *d = &vm->mmio_devices[i];
+		int n = snprintf(cmdline + len, cap - len, " virtio_mmio.device=%uK@%#llx:%u",
+				 d->size >> 10, (unsigned long long)d->base, d->gsi);
+
+		if (n < 0 || (size_t)n >= cap - len)
+			return cap; /* does not fit: the caller reports the length */
+		len += n;
+	}
+	return len;
+}
+
 static void write_cmdline(struct vm *vm, uint8_t *zero_page, const struct bzimage *bz)
 {
-	const char *cmdline = vm->cfg->cmdline;
-	size_t len = strlen(cmdline);
+	char *cmdline = gpa_ptr(&vm->mem, BOOT_CMDLINE_ADDR, BOOT_CMDLINE_MAX);
+	size_t len = strlen(vm->cfg->cmdline);
 	size_t max = bz->cmdline_size < BOOT_CMDLINE_MAX - 1 ? bz->cmdline_size : BOOT_CMDLINE_MAX - 1;
 
+	if (len <= max) {
+		memcpy(cmdline, vm->cfg->cmdline, len + 1);
+		len = append_mmio_devices(vm, cmdline, len, max + 1);
+	}
 	if (len > max)
 		die(EXIT_USAGE, "--cmdline: %zu bytes, longer than the kernel's limit of %zu", len,
 		    max);
-	memcpy(gpa_ptr(&vm->mem, BOOT_CMDLINE_ADDR, len + 1), cmdline, len + 1);
 	memcpy(zero_page + BP_CMD_LINE_PTR, &(uint32_t){ BOOT_CMDLINE_ADDR }, 4);
+}
+
+static void write_acpi(struct vm *vm, uint8_t *zero_page)
+{
+	struct acpi_config cfg = { vm->ncpus, vm->mmio_devices, vm->nmmio_devices };
+	uint64_t rsdp;
+
+	if (vm->cfg->no_acpi)
+		return;
+	if (acpi_build(gpa_ptr(&vm->mem, ACPI_TABLES_START, ACPI_TABLES_SIZE), ACPI_TABLES_SIZE,
+		       ACPI_TABLES_START, &cfg, &rsdp) < 0)
+		die(EXIT_USAGE, "--cpus %d: too many for the ACPI tables", vm->ncpus);
+	memcpy(zero_page + BP_ACPI_RSDP_ADDR, &rsdp, 8);
 }
 
 static void write_e820(struct vm *vm, uint8_t *zero_page)
@@ -144,6 +182,7 @@ static void write_zero_page(struct vm *vm, const uint8_t *file, const struct bzi
 	write_cmdline(vm, zp, bz);
 	load_initrd(vm, zp, bz);
 	write_e820(vm, zp);
+	write_acpi(vm, zp);
 }
 
 /* Identity map of the first 4 GiB in 2 MiB pages; the kernel builds its own soon. */

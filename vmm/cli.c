@@ -23,6 +23,10 @@ static const char usage_text[] =
 	"  -m, --mem SIZE           guest RAM, with suffix K, M or G (default 256M;\n"
 	"                           a bare number is MiB)\n"
 	"  -c, --cpus N             number of vCPUs (default 1)\n"
+	"  -d, --disk PATH[,ro][,serial=ID]\n"
+	"                           a raw disk image as virtio-blk (repeatable: vda, vdb, ...)\n"
+	"      --no-acpi            no ACPI tables: MP table, and virtio_mmio.device= on the\n"
+	"                           command line for kernels built to read it\n"
 	"      --cpu-features LIST  drop or add CPUID features, e.g. -cx16,-xsave,+x2apic\n"
 	"      --debug              log debug messages (unhandled I/O, ...)\n"
 	"  -h, --help               show this help\n"
@@ -32,7 +36,7 @@ static const char usage_text[] =
 	"Exit status: 0 guest powered off or user quit, 1 runtime error, 2 usage\n"
 	"error, 3 guest reset or rebooted, 4 guest crashed.\n";
 
-enum { OPT_CPU_FEATURES = 256, OPT_DEBUG };
+enum { OPT_CPU_FEATURES = 256, OPT_DEBUG, OPT_NO_ACPI };
 
 static const struct option long_options[] = {
 	{ "kernel", required_argument, NULL, 'k' },
@@ -40,6 +44,8 @@ static const struct option long_options[] = {
 	{ "cmdline", required_argument, NULL, 'a' },
 	{ "mem", required_argument, NULL, 'm' },
 	{ "cpus", required_argument, NULL, 'c' },
+	{ "disk", required_argument, NULL, 'd' },
+	{ "no-acpi", no_argument, NULL, OPT_NO_ACPI },
 	{ "cpu-features", required_argument, NULL, OPT_CPU_FEATURES },
 	{ "debug", no_argument, NULL, OPT_DEBUG },
 	{ "help", no_argument, NULL, 'h' },
@@ -98,6 +104,46 @@ static int parse_cpus(const char *s, int *out)
 	return 0;
 }
 
+int parse_disk(char *arg, struct disk_config *disk, const char **why)
+{
+	char *opt, *save = NULL;
+
+	*disk = (struct disk_config){ .path = strtok_r(arg, ",", &save) };
+	if (!disk->path || !*disk->path || *arg == ',')
+		return *why = "no image path", -1;
+	while ((opt = strtok_r(NULL, ",", &save))) {
+		if (strcmp(opt, "ro") == 0) {
+			disk->read_only = true;
+		} else if (strncmp(opt, "serial=", 7) == 0) {
+			if (strlen(opt + 7) > DISK_SERIAL_MAX)
+				return *why = "serial longer than 20 bytes", -1;
+			strcpy(disk->serial, opt + 7);
+		} else {
+			return *why = "unknown disk option (ro, serial=ID)", -1;
+		}
+	}
+	return 0;
+}
+
+static int add_disk(const char *arg, struct config *cfg)
+{
+	const char *why;
+	char *copy;
+
+	if (cfg->ndisks == MAX_DISKS) {
+		log_msg("--disk %s: at most %d disks", arg, MAX_DISKS);
+		return -1;
+	}
+	copy = strdup(arg); /* lives as long as the process: the config points into it */
+	if (!copy || parse_disk(copy, &cfg->disks[cfg->ndisks], &why) < 0) {
+		log_msg("--disk %s: %s", arg, copy ? why : "out of memory");
+		free(copy);
+		return -1;
+	}
+	cfg->ndisks++;
+	return 0;
+}
+
 static int parse_option(int opt, const char *arg, struct config *cfg)
 {
 	const char *why;
@@ -107,6 +153,8 @@ static int parse_option(int opt, const char *arg, struct config *cfg)
 	case 'i': cfg->initrd = arg; return 0;
 	case 'a': cfg->cmdline = arg; return 0;
 	case 'c': return parse_cpus(arg, &cfg->cpus);
+	case 'd': return add_disk(arg, cfg);
+	case OPT_NO_ACPI: cfg->no_acpi = true; return 0;
 	case OPT_CPU_FEATURES: cfg->cpu_features = arg; return 0;
 	case OPT_DEBUG: cfg->debug = true; return 0;
 	case 'm':
@@ -126,10 +174,15 @@ int cli_parse(int argc, char **argv, struct config *cfg)
 
 	*cfg = (struct config){ .cmdline = DEFAULT_CMDLINE, .mem_size = DEFAULT_MEM, .cpus = 1 };
 	opterr = 0; /* we word the errors ourselves */
-	optind = 1;
+	optind = 0; /* glibc's full reset, also of a half-read option group */
 	while ((opt = getopt_long(argc, argv, ":k:i:a:m:c:hV", long_options, NULL)) != -1) {
 		if (opt == '?' || opt == ':') {
-			log_msg("%s: %s (see --help)", argv[optind - 1],
+			char shortopt[3] = { '-', (char)optopt, 0 };
+			const char *word = argv[optind - 1];
+
+			/* A long option is the last word read; a short one may sit in a group. */
+			log_msg("%s: %s (see --help)",
+				strncmp(word, "--", 2) == 0 || !optopt ? word : shortopt,
 				opt == '?' ? "unknown option" : "needs an argument");
 			return -1;
 		}

@@ -9,6 +9,15 @@
 #define DEFAULT_MEM (256ULL << 20)
 #define MAX_CPUS 254 /* xAPIC IDs in the MP table are 8 bits; 255 is broadcast */
 
+#define MAX_DISKS 8
+#define DISK_SERIAL_MAX 20 /* virtio-blk GET_ID bytes */
+
+struct disk_config {
+	const char *path;
+	bool read_only;
+	char serial[DISK_SERIAL_MAX + 1];
+};
+
 struct config {
 	const char *kernel;
 	const char *initrd;
@@ -16,6 +25,9 @@ struct config {
 	uint64_t mem_size;
 	int cpus;
 	const char *cpu_features; /* "-cx16,+x2apic", applied to CPUID */
+	struct disk_config disks[MAX_DISKS];
+	int ndisks;
+	bool no_acpi;
 	bool debug;
 };
 
@@ -25,6 +37,9 @@ struct config {
  * (exit status 2).
  */
 int cli_parse(int argc, char **argv, struct config *cfg);
+
+/* "PATH[,ro][,serial=ID]" into @disk (which keeps pointers into @arg). -1 with @why. */
+int parse_disk(char *arg, struct disk_config *disk, const char **why);
 
 /*
  * "256M", "1G", "4096K", "65536" (MiB, as QEMU reads it). Returns 0, or -1

@@ -111,20 +111,22 @@ static void on_input(void *opaque, uint32_t events)
 {
 	struct console *con = opaque;
 	struct console_frontend *fe = &con->frontend;
-	/* At most what the frontend has room for, so nothing is dropped. */
+	/* At most what the frontend has room for, so nothing is dropped; a pending
+	 * escape may turn into two bytes. */
 	size_t space = fe->rx_space(fe->dev);
-	uint8_t in[256], out[256];
+	size_t want = space > con->escape.after_escape ? space - con->escape.after_escape : 0;
+	uint8_t in[256], out[sizeof(in) + 1];
 	bool quit = false;
 
 	(void)events;
-	if (space == 0) {
+	if (want == 0) {
 		watch_input(con, false);
 		/* The guest may have drained it before it could see in_paused. */
-		if (fe->rx_space(fe->dev))
+		if (fe->rx_space(fe->dev) > con->escape.after_escape)
 			watch_input(con, true);
 		return;
 	}
-	ssize_t n = read(con->in_fd, in, space < sizeof(in) ? space : sizeof(in));
+	ssize_t n = read(con->in_fd, in, want < sizeof(in) ? want : sizeof(in));
 
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;

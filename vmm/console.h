@@ -28,8 +28,8 @@ struct escape_state {
 };
 
 /*
- * Filter @len input bytes into @out (at least @len bytes), handling Ctrl-A
- * sequences. Returns the bytes for the guest; sets *quit on Ctrl-A x.
+ * Filter @len input bytes into @out (at least @len + 1 bytes: an escape
+ * pending from the last call may come out as two), handling Ctrl-A sequences. Returns the bytes for the guest; sets *quit on Ctrl-A x.
  * The bytes consumed are always all @len.
  */
 size_t console_filter(struct escape_state *st, const uint8_t *in, size_t len, uint8_t *out,

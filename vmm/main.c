@@ -7,8 +7,10 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "../devices/acpi_pm.h"
 #include "../devices/i8042.h"
 #include "../devices/serial.h"
+#include "../devices/virtio_blk.h"
 #include "boot.h"
 #include "cli.h"
 #include "console.h"
@@ -59,6 +61,16 @@ static void setup_signals(struct vm *vm)
 		die(EXIT_RUNTIME, "signals: %s", strerror(errno));
 }
 
+static void create_devices(struct vm *vm)
+{
+	i8042_create(vm);
+	if (!vm->cfg->no_acpi)
+		acpi_pm_create(vm);
+	for (int i = 0; i < vm->cfg->ndisks; i++)
+		virtio_blk_create(vm, &vm->cfg->disks[i]);
+	serial_create(vm); /* last: it puts the terminal in raw mode */
+}
+
 int main(int argc, char **argv)
 {
 	struct config cfg;
@@ -72,10 +84,10 @@ int main(int argc, char **argv)
 
 	vm_create(&vm, &cfg);
 	setup_signals(&vm);
+	create_devices(&vm);
+	/* After the devices: the firmware tables describe them. */
 	boot_load(&vm, &boot);
 	vcpus_create(&vm, boot.entry, boot.boot_params);
-	i8042_create(&vm);
-	serial_create(&vm);
 
 	vcpus_start(&vm);
 	if (event_loop_run(&vm.loop) < 0)

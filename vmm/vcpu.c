@@ -53,22 +53,25 @@ static void setup_cpuid(struct vcpu *vcpu)
 
 static void setup_msrs(struct vcpu *vcpu)
 {
-	static const uint32_t zeroed[] = { MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP,
-					   MSR_IA32_SYSENTER_EIP, MSR_STAR, MSR_LSTAR, MSR_CSTAR,
-					   MSR_SYSCALL_MASK, MSR_KERNEL_GS_BASE };
-	const size_t n = sizeof(zeroed) / sizeof(zeroed[0]) + 2;
-	struct {
-		struct kvm_msrs hdr;
-		struct kvm_msr_entry entries[sizeof(zeroed) / sizeof(zeroed[0]) + 2];
-	} msrs = { .hdr.nmsrs = n };
+	static const struct kvm_msr_entry boot_msrs[] = {
+		{ .index = MSR_IA32_SYSENTER_CS },  { .index = MSR_IA32_SYSENTER_ESP },
+		{ .index = MSR_IA32_SYSENTER_EIP }, { .index = MSR_STAR },
+		{ .index = MSR_LSTAR },		    { .index = MSR_CSTAR },
+		{ .index = MSR_SYSCALL_MASK },	    { .index = MSR_KERNEL_GS_BASE },
+		{ .index = MSR_IA32_MISC_ENABLE, .data = 1 }, /* fast strings */
+		/* MTRRs on, write-back by default, as firmware leaves them. */
+		{ .index = MSR_MTRR_DEF_TYPE, .data = 0x806 },
+	};
+	const size_t n = sizeof(boot_msrs) / sizeof(boot_msrs[0]);
+	struct kvm_msrs *msrs = calloc(1, sizeof(*msrs) + sizeof(boot_msrs));
 
-	for (size_t i = 0; i < n - 2; i++)
-		msrs.entries[i].index = zeroed[i];
-	msrs.entries[n - 2] = (struct kvm_msr_entry){ .index = MSR_IA32_MISC_ENABLE, .data = 1 };
-	/* MTRRs on, write-back by default, as firmware leaves them. */
-	msrs.entries[n - 1] = (struct kvm_msr_entry){ .index = MSR_MTRR_DEF_TYPE, .data = 0x806 };
-	if (ioctl(vcpu->fd, KVM_SET_MSRS, &msrs) != (int)n)
+	if (!msrs)
+		die(EXIT_RUNTIME, "vCPU %d: out of memory", vcpu->index);
+	msrs->nmsrs = n;
+	memcpy(msrs->entries, boot_msrs, sizeof(boot_msrs));
+	if (ioctl(vcpu->fd, KVM_SET_MSRS, msrs) != (int)n)
 		die(EXIT_RUNTIME, "vCPU %d: KVM_SET_MSRS: not all boot MSRs accepted", vcpu->index);
+	free(msrs);
 }
 
 static void setup_fpu(struct vcpu *vcpu)

@@ -173,6 +173,30 @@ int vm_add_device(struct vm *vm, const struct device_ops *ops, void *dev)
 	return 0;
 }
 
+/*
+ * IOAPIC pins no device of ours uses: 4 is COM1, 8 the RTC a guest may
+ * probe, 9 the ACPI SCI (level-triggered in the MADT).
+ */
+static uint32_t nth_free_gsi(int n)
+{
+	static const uint8_t gsis[] = { 5, 6, 7, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22 };
+
+	return gsis[n];
+}
+
+int vm_alloc_mmio(struct vm *vm, uint32_t size, uint64_t *base, uint32_t *gsi)
+{
+	int n = vm->nmmio_devices;
+
+	if (n == MAX_MMIO_DEVICES || size > MMIO_DEVICE_STRIDE)
+		return -ENOSPC;
+	*base = MMIO_DEVICES_BASE + n * MMIO_DEVICE_STRIDE;
+	*gsi = nth_free_gsi(n);
+	vm->mmio_devices[n] = (struct acpi_mmio_device){ *base, size, *gsi };
+	vm->nmmio_devices++;
+	return 0;
+}
+
 void vm_register_pio(struct vm *vm, uint16_t base, uint16_t len, bus_read_fn read,
 		     bus_write_fn write, void *opaque)
 {

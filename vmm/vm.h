@@ -9,6 +9,7 @@
 #include <sys/types.h>
 #include <linux/kvm.h>
 
+#include "../firmware/acpi.h"
 #include "bus.h"
 #include "cli.h"
 #include "device.h"
@@ -16,6 +17,10 @@
 #include "guest_mem.h"
 
 #define MAX_DEVICES 32
+/* virtio-mmio windows: in the 32-bit hole, one page each, with their own GSIs. */
+#define MMIO_DEVICES_BASE 0xd0000000ULL
+#define MMIO_DEVICE_STRIDE 0x1000ULL
+#define MAX_MMIO_DEVICES 16
 #define EXIT_STATUS_RUNNING (-1)
 
 struct vm;
@@ -45,6 +50,8 @@ struct vm {
 	struct vcpu *vcpus;
 	struct device devices[MAX_DEVICES];
 	int ndevices;
+	struct acpi_mmio_device mmio_devices[MAX_MMIO_DEVICES]; /* for ACPI and the cmdline */
+	int nmmio_devices;
 	struct console *console;
 	struct event_loop loop;
 	int exit_eventfd; /* written when exit_status is first set */
@@ -65,6 +72,9 @@ bool vm_exiting(struct vm *vm);
 void vm_irq_line(struct vm *vm, unsigned irq, int level);
 
 int vm_add_device(struct vm *vm, const struct device_ops *ops, void *dev);
+/* Reserve the next MMIO window of @size bytes and an interrupt line; -ENOSPC when full. */
+int vm_alloc_mmio(struct vm *vm, uint32_t size, uint64_t *base, uint32_t *gsi);
+
 /* Register a port range for a device; dies on overlap (a bug in minivmm). */
 void vm_register_pio(struct vm *vm, uint16_t base, uint16_t len, bus_read_fn read,
 		     bus_write_fn write, void *opaque);
