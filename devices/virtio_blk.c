@@ -219,9 +219,14 @@ void virtio_blk_process(struct virtio_blk *blk)
 	struct virtio_mmio *t = &blk->transport;
 	struct virtq *vq = &t->queues[0];
 	bool used = false;
+	int i;
 
-	/* At most one ring's worth per call, so a guest that keeps adding cannot hold us. */
-	for (int i = 0; i < vq->size; i++) {
+	/*
+	 * At most one ring's worth per call, so a guest that keeps adding cannot
+	 * hold the I/O thread; the rest is served on the next turn of the loop
+	 * (the guest will not notify again: with EVENT_IDX it sees us reading).
+	 */
+	for (i = 0; i < vq->size; i++) {
 		int r = virtq_pop(vq, t->mem, &blk->chain);
 
 		if (r == 0)
@@ -233,6 +238,8 @@ void virtio_blk_process(struct virtio_blk *blk)
 		virtq_push(vq, t->mem, blk->chain.head, r == 1 ? handle_request(blk) : 0);
 		used = true;
 	}
+	if (i == vq->size)
+		virtio_mmio_kick(t, 0);
 	if (used)
 		virtio_mmio_used(t, 0);
 }

@@ -218,7 +218,7 @@ static void write_queue_reg(struct virtio_mmio *t, uint64_t reg, uint32_t v)
 	}
 }
 
-static void kick(struct virtio_mmio *t, uint32_t q)
+void virtio_mmio_kick(struct virtio_mmio *t, uint32_t q)
 {
 	uint64_t one = 1;
 
@@ -235,7 +235,7 @@ static void write_reg(struct virtio_mmio *t, uint64_t reg, uint32_t v)
 	case REG_DRIVER_FEATURES: write_driver_features(t, v); break;
 	case REG_DRIVER_FEATURES_SEL: t->driver_features_sel = v; break;
 	case REG_QUEUE_SEL: t->queue_sel = v; break;
-	case REG_QUEUE_NOTIFY: kick(t, v); break;
+	case REG_QUEUE_NOTIFY: virtio_mmio_kick(t, v); break;
 	case REG_INTERRUPT_ACK: t->interrupt_status &= ~v; break;
 	case REG_STATUS: write_status(t, v); break;
 	default: write_queue_reg(t, reg, v); break;

@@ -89,6 +89,8 @@ void virtio_mmio_write(void *opaque, uint64_t offset, const void *data, unsigned
 
 /* The device put buffers in queue @q's used ring: interrupt if the guest wants it. */
 void virtio_mmio_used(struct virtio_mmio *t, int q);
+/* Queue @q has work: have the I/O thread serve it (as a guest notification would). */
+void virtio_mmio_kick(struct virtio_mmio *t, uint32_t q);
 /* The driver broke the rules: set DEVICE_NEEDS_RESET and tell it. */
 void virtio_mmio_set_broken(struct virtio_mmio *t, const char *why);
 /* Whether the driver has features bit @bit. */

@@ -151,9 +151,13 @@ int virtq_pop(struct virtq *vq, const struct guest_mem *mem, struct virtq_chain 
 	uint16_t head = load16(mem, slot, __ATOMIC_RELAXED);
 
 	vq->last_avail_idx++;
-	if (vq->event_idx) /* avail_event: tell the guest how far we have read */
+	if (vq->event_idx) { /* avail_event: tell the guest how far we have read */
 		store16(mem, vq->used_gpa + USED_RING + 8ULL * vq->size, vq->last_avail_idx,
 			__ATOMIC_RELEASE);
+		/* Store, then load of avail idx on the next pop: only a full fence orders
+		 * them, else a guest that skips its notification could be missed. */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	}
 	chain->nout = chain->nin = 0;
 	chain->out_len = chain->in_len = 0;
 	if (head >= vq->size)

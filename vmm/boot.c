@@ -122,8 +122,8 @@ static size_t append_mmio_devices(const struct vm *vm, char *cmdline, size_t len
 		return len; /* the DSDT describes them */
 	for (int i = 0; i < vm->nmmio_devices; i++) {
 		const struct acpi_mmio_device *d = &vm->mmio_devices[i];
-		int n = snprintf(cmdline + len, cap - len, " virtio_mmio.device=%uK@%#llx:%u",
-				 d->size >> 10, (unsigned long long)d->base, d->gsi);
+		int n = snprintf(cmdline + len, cap - len, " virtio_mmio.device=%u@%#llx:%u",
+				 d->size, (unsigned long long)d->base, d->gsi);
 
 		if (n < 0 || (size_t)n >= cap - len)
 			return cap; /* does not fit: the caller reports the length */
