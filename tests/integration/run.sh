@@ -230,6 +230,8 @@ test_bad_input() {
 	VMM_PREFIX=()
 }
 
+. "$here/blk_tests.sh"
+
 test_smp
 test_paravirt
 test_e820
@@ -238,4 +240,9 @@ test_echo
 test_quit_and_signals
 test_triple_fault
 test_bad_input
+test_blk
+test_blk_no_acpi
+test_acpi_power
+test_disk_lock
+test_disk_bad_input
 summary
