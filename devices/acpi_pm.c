@@ -119,28 +119,15 @@ static long acpi_pm_save(void *opaque, void *buf, size_t cap)
 {
 	struct acpi_pm *pm = opaque;
 
-	if (cap < sizeof(pm->r))
-		return -ENOSPC;
-	pthread_mutex_lock(&pm->lock);
-	memcpy(buf, &pm->r, sizeof(pm->r));
-	pthread_mutex_unlock(&pm->lock);
-	return sizeof(pm->r);
+	return device_save_plain(&pm->lock, &pm->r, sizeof(pm->r), buf, cap);
 }
 
 static int acpi_pm_load(void *opaque, const void *buf, size_t len)
 {
 	struct acpi_pm *pm = opaque;
-	struct acpi_pm_regs r;
 
-	if (len != sizeof(r))
-		return -EINVAL;
-	memcpy(&r, buf, sizeof(r));
-	if (r.version != ACPI_PM_STATE_VERSION)
-		return -EINVAL;
-	pthread_mutex_lock(&pm->lock);
-	pm->r = r;
-	pthread_mutex_unlock(&pm->lock);
-	return 0;
+	return device_load_plain(&pm->lock, &pm->r, sizeof(pm->r), ACPI_PM_STATE_VERSION, buf,
+				 len);
 }
 
 static void acpi_pm_destroy(void *opaque)

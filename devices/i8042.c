@@ -122,28 +122,14 @@ static long i8042_save(void *opaque, void *buf, size_t cap)
 {
 	struct i8042 *k = opaque;
 
-	if (cap < sizeof(k->r))
-		return -ENOSPC;
-	pthread_mutex_lock(&k->lock);
-	memcpy(buf, &k->r, sizeof(k->r));
-	pthread_mutex_unlock(&k->lock);
-	return sizeof(k->r);
+	return device_save_plain(&k->lock, &k->r, sizeof(k->r), buf, cap);
 }
 
 static int i8042_load(void *opaque, const void *buf, size_t len)
 {
 	struct i8042 *k = opaque;
-	struct i8042_regs r;
 
-	if (len != sizeof(r))
-		return -EINVAL;
-	memcpy(&r, buf, sizeof(r));
-	if (r.version != I8042_STATE_VERSION)
-		return -EINVAL;
-	pthread_mutex_lock(&k->lock);
-	k->r = r;
-	pthread_mutex_unlock(&k->lock);
-	return 0;
+	return device_load_plain(&k->lock, &k->r, sizeof(k->r), I8042_STATE_VERSION, buf, len);
 }
 
 static void i8042_destroy(void *opaque)

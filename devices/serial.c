@@ -272,12 +272,7 @@ static long serial_save(void *opaque, void *buf, size_t cap)
 {
 	struct serial *s = opaque;
 
-	if (cap < sizeof(s->r))
-		return -ENOSPC;
-	pthread_mutex_lock(&s->lock);
-	memcpy(buf, &s->r, sizeof(s->r));
-	pthread_mutex_unlock(&s->lock);
-	return sizeof(s->r);
+	return device_save_plain(&s->lock, &s->r, sizeof(s->r), buf, cap);
 }
 
 static int serial_load(void *opaque, const void *buf, size_t len)
@@ -285,10 +280,10 @@ static int serial_load(void *opaque, const void *buf, size_t len)
 	struct serial *s = opaque;
 	struct serial_regs r;
 
-	if (len != sizeof(r))
+	if (device_check_plain(buf, len, sizeof(r), SERIAL_STATE_VERSION))
 		return -EINVAL;
 	memcpy(&r, buf, sizeof(r));
-	if (r.version != SERIAL_STATE_VERSION || r.rx_count > FIFO_SIZE || r.rx_head >= FIFO_SIZE)
+	if (r.rx_count > FIFO_SIZE || r.rx_head >= FIFO_SIZE)
 		return -EINVAL;
 	pthread_mutex_lock(&s->lock);
 	s->r = r;

@@ -13,6 +13,7 @@
 #include "../devices/acpi_pm.h"
 #include "../devices/serial.h"
 #include "acpi.h"
+#include "checksum.h"
 #include "aml.h"
 #include "mptable.h"
 
@@ -176,15 +177,6 @@ static size_t align_up(size_t v)
 	return (v + TABLE_ALIGN - 1) & ~(size_t)(TABLE_ALIGN - 1);
 }
 
-static uint8_t checksum(const uint8_t *p, size_t len)
-{
-	uint8_t sum = 0;
-
-	while (len--)
-		sum += *p++;
-	return (uint8_t)-sum;
-}
-
 static void put(uint8_t *buf, size_t off, const void *src, size_t len)
 {
 	memcpy(buf + off, src, len);
@@ -210,7 +202,7 @@ static void seal(uint8_t *table)
 	struct acpi_header h;
 
 	memcpy(&h, table, sizeof(h));
-	table[offsetof(struct acpi_header, checksum)] = checksum(table, h.length);
+	table[offsetof(struct acpi_header, checksum)] = table_checksum(table, h.length);
 }
 
 static void write_rsdp(uint8_t *buf, uint64_t xsdt_gpa)
@@ -220,8 +212,8 @@ static void write_rsdp(uint8_t *buf, uint64_t xsdt_gpa)
 
 	memcpy(r.signature, "RSD PTR ", 8);
 	memcpy(r.oem_id, OEM_ID, 6);
-	r.checksum = checksum((const uint8_t *)&r, RSDP_V1_LEN);
-	r.extended_checksum = checksum((const uint8_t *)&r, sizeof(r));
+	r.checksum = table_checksum((const uint8_t *)&r, RSDP_V1_LEN);
+	r.extended_checksum = table_checksum((const uint8_t *)&r, sizeof(r));
 	put(buf, 0, &r, sizeof(r));
 }
 

@@ -1,5 +1,6 @@
 #include <string.h>
 
+#include "checksum.h"
 #include "mptable.h"
 
 #define APIC_VERSION 0x14
@@ -65,16 +66,6 @@ struct mpc_intsrc {
 
 enum { MP_INT = 0, MP_NMI = 1, MP_EXTINT = 3 };
 enum { CPU_ENABLED = 1, CPU_BOOTPROCESSOR = 2 };
-
-static uint8_t checksum(const void *p, size_t len)
-{
-	const uint8_t *b = p;
-	uint8_t sum = 0;
-
-	while (len--)
-		sum += *b++;
-	return (uint8_t)-sum;
-}
 
 size_t mptable_size(int ncpus)
 {
@@ -143,9 +134,9 @@ void mptable_build(uint8_t *buf, uint32_t gpa, int ncpus)
 				   .oem = { 'M', 'I', 'N', 'I', 'V', 'M', 'M', ' ' },
 				   .productid = { 'M', 'I', 'N', 'I', 'V', 'M', 'M', ' ', ' ', ' ', ' ', ' ' },
 				   .oemcount = ncpus + 1 + 1 + ISA_IRQS + 2, .lapic = LAPIC_ADDR };
-	mpc->checksum = checksum(mpc, mpc->length);
+	mpc->checksum = table_checksum(mpc, mpc->length);
 
 	*mpf = (struct mpf_intel){ .signature = { '_', 'M', 'P', '_' },
 				   .physptr = gpa + sizeof(*mpf), .length = 1, .specification = 4 };
-	mpf->checksum = checksum(mpf, sizeof(*mpf));
+	mpf->checksum = table_checksum(mpf, sizeof(*mpf));
 }

@@ -6,6 +6,7 @@
 #ifndef MINIVMM_DEVICE_H
 #define MINIVMM_DEVICE_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,5 +24,16 @@ struct device {
 	const struct device_ops *ops;
 	void *dev;
 };
+
+/*
+ * For devices whose whole state is one plain struct beginning with a uint32_t
+ * version, guarded by @lock: save copies it out; load takes a buffer only if it
+ * has exactly that size and version (then the device may check more).
+ */
+long device_save_plain(pthread_mutex_t *lock, const void *state, size_t size, void *buf,
+		       size_t cap);
+int device_check_plain(const void *buf, size_t len, size_t size, uint32_t version);
+int device_load_plain(pthread_mutex_t *lock, void *state, size_t size, uint32_t version,
+		      const void *buf, size_t len);
 
 #endif
