@@ -237,6 +237,8 @@ void virtio_blk_process(struct virtio_blk *blk)
 		}
 		virtq_push(vq, t->mem, blk->chain.head, r == 1 ? handle_request(blk) : 0);
 		used = true;
+		/* Complete as we go: the guest can refill the ring while we serve the rest. */
+		virtio_mmio_used(t, 0);
 	}
 	if (i == vq->size)
 		virtio_mmio_kick(t, 0);
