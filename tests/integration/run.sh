@@ -45,7 +45,7 @@ expect_err() { expect_line "$OUT/$1.err" "$2" "$1: stderr has /$2/"; }
 
 test_smp() {
 	local n name
-	for n in 1 2 4; do
+	for n in 1 2 4 16; do
 		name=smp$n
 		run_vmm "$name" --kernel "$GUEST" --cpus "$n" --cmdline "console=ttyS0 test=info"
 		expect_rc "$name" 3
