@@ -247,6 +247,8 @@ static void run_mode(const char *mode)
 		mode_blk();
 	} else if (!strcmp(mode, "blkbench")) {
 		mode_blkbench();
+	} else if (!strcmp(mode, "net") || !strcmp(mode, "netbench")) {
+		mode_net();
 	}
 	fail("unknown test mode '%s'", mode);
 }

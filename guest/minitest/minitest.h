@@ -167,6 +167,9 @@ void virtio_discover(void);
 void virtio_irq(unsigned idx);
 void mode_blk(void) __attribute__((noreturn));
 void mode_blkbench(void) __attribute__((noreturn));
+void mode_net(void) __attribute__((noreturn));
+void mode_nethostile(void) __attribute__((noreturn));
+void mode_vconsole(void) __attribute__((noreturn));
 
 /* ---- main.c / demo.c ---- */
 struct sysinfo {
