@@ -118,6 +118,29 @@ static void create_irqchip(struct vm *vm)
 		die(EXIT_RUNTIME, "KVM_CREATE_PIT2: %s", strerror(errno));
 }
 
+/*
+ * Leave the 8259s as a BIOS would: vectors 0x08/0x70 and every line masked.
+ * KVM routes ISA GSIs to the PIC as well as the IOAPIC and starts it with
+ * vector base 0 and nothing masked; a guest that never touches the PIC (Linux
+ * on hardware-reduced ACPI) would take a device's IRQ 5 as exception 5 through
+ * LINT0. A guest that wants the PIC programs it, as Linux does with an MP table.
+ */
+static void mask_pics(struct vm *vm)
+{
+	static const uint8_t vector_base[] = { 0x08, 0x70 };
+
+	for (uint32_t chip = KVM_IRQCHIP_PIC_MASTER; chip <= KVM_IRQCHIP_PIC_SLAVE; chip++) {
+		struct kvm_irqchip pic = { .chip_id = chip };
+
+		if (ioctl(vm->vm_fd, KVM_GET_IRQCHIP, &pic) < 0)
+			die(EXIT_RUNTIME, "KVM_GET_IRQCHIP: %s", strerror(errno));
+		pic.chip.pic.imr = 0xff;
+		pic.chip.pic.irq_base = vector_base[chip];
+		if (ioctl(vm->vm_fd, KVM_SET_IRQCHIP, &pic) < 0)
+			die(EXIT_RUNTIME, "KVM_SET_IRQCHIP: %s", strerror(errno));
+	}
+}
+
 void vm_create(struct vm *vm, const struct config *cfg)
 {
 	memset(vm, 0, sizeof(*vm));
@@ -134,6 +157,7 @@ void vm_create(struct vm *vm, const struct config *cfg)
 	if (vm->vm_fd < 0)
 		die(EXIT_RUNTIME, "KVM_CREATE_VM: %s", strerror(errno));
 	create_irqchip(vm);
+	mask_pics(vm);
 	guest_mem_layout(&vm->mem, cfg->mem_size);
 	add_memory_slots(vm);
 
