@@ -8,7 +8,7 @@ set -euo pipefail
 PACKAGES=(
 	build-essential clang libcmocka-dev   # build and unit tests
 	qemu-system-x86                       # reference boots under TCG
-	socat iproute2 hyperfine              # integration tests and benchmarks
+	socat iproute2 iputils-ping hyperfine # integration tests and benchmarks
 	busybox-static cpio e2fsprogs         # guest initramfs and disk images
 	gzip xz-utils zstd kmod               # (de)compressing kernel modules
 )

@@ -25,6 +25,9 @@ static const char usage_text[] =
 	"  -c, --cpus N             number of vCPUs (default 1)\n"
 	"  -d, --disk PATH[,ro][,serial=ID]\n"
 	"                           a raw disk image as virtio-blk (repeatable: vda, vdb, ...)\n"
+"  -n, --net tap=NAME[,mac=MAC]\n"
+	"                           a host tap interface as virtio-net (repeatable: eth0, ...);\n"
+	"                           a missing tap is created; default MAC random, locally administered\n"
 	"      --no-acpi            no ACPI tables: MP table, and virtio_mmio.device= on the\n"
 	"                           command line for kernels built to read it\n"
 	"      --cpu-features LIST  drop or add CPUID features, e.g. -cx16,-xsave,+x2apic\n"
@@ -45,6 +48,7 @@ static const struct option long_options[] = {
 	{ "mem", required_argument, NULL, 'm' },
 	{ "cpus", required_argument, NULL, 'c' },
 	{ "disk", required_argument, NULL, 'd' },
+	{ "net", required_argument, NULL, 'n' },
 	{ "no-acpi", no_argument, NULL, OPT_NO_ACPI },
 	{ "cpu-features", required_argument, NULL, OPT_CPU_FEATURES },
 	{ "debug", no_argument, NULL, OPT_DEBUG },
@@ -144,6 +148,25 @@ static int add_disk(const char *arg, struct config *cfg)
 	return 0;
 }
 
+static int add_net(const char *arg, struct config *cfg)
+{
+	const char *why;
+	char *copy;
+
+	if (cfg->nnets == MAX_NETS) {
+		log_msg("--net %s: at most %d network devices", arg, MAX_NETS);
+		return -1;
+	}
+	copy = strdup(arg); /* lives as long as the process: the config points into it */
+	if (!copy || net_config_parse(copy, &cfg->nets[cfg->nnets], &why) < 0) {
+		log_msg("--net %s: %s", arg, copy ? why : "out of memory");
+		free(copy);
+		return -1;
+	}
+	cfg->nnets++;
+	return 0;
+}
+
 static int parse_option(int opt, const char *arg, struct config *cfg)
 {
 	const char *why;
@@ -154,6 +177,7 @@ static int parse_option(int opt, const char *arg, struct config *cfg)
 	case 'a': cfg->cmdline = arg; return 0;
 	case 'c': return parse_cpus(arg, &cfg->cpus);
 	case 'd': return add_disk(arg, cfg);
+	case 'n': return add_net(arg, cfg);
 	case OPT_NO_ACPI: cfg->no_acpi = true; return 0;
 	case OPT_CPU_FEATURES: cfg->cpu_features = arg; return 0;
 	case OPT_DEBUG: cfg->debug = true; return 0;

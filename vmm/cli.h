@@ -5,11 +5,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../devices/virtio_net.h"
+
 #define DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=-1"
 #define DEFAULT_MEM (256ULL << 20)
 #define MAX_CPUS 254 /* xAPIC IDs in the MP table are 8 bits; 255 is broadcast */
 
 #define MAX_DISKS 8
+#define MAX_NETS 4
 #define DISK_SERIAL_MAX 20 /* virtio-blk GET_ID bytes */
 
 struct disk_config {
@@ -27,6 +30,8 @@ struct config {
 	const char *cpu_features; /* "-cx16,+x2apic", applied to CPUID */
 	struct disk_config disks[MAX_DISKS];
 	int ndisks;
+	struct net_config nets[MAX_NETS];
+	int nnets;
 	bool no_acpi;
 	bool debug;
 };

@@ -11,6 +11,7 @@
 #include "../devices/i8042.h"
 #include "../devices/serial.h"
 #include "../devices/virtio_blk.h"
+#include "../devices/virtio_net.h"
 #include "boot.h"
 #include "cli.h"
 #include "console.h"
@@ -68,6 +69,8 @@ static void create_devices(struct vm *vm)
 		acpi_pm_create(vm);
 	for (int i = 0; i < vm->cfg->ndisks; i++)
 		virtio_blk_create(vm, &vm->cfg->disks[i]);
+	for (int i = 0; i < vm->cfg->nnets; i++)
+		virtio_net_create(vm, &vm->cfg->nets[i]);
 	serial_create(vm); /* last: it puts the terminal in raw mode */
 }
 

@@ -231,6 +231,7 @@ test_bad_input() {
 }
 
 . "$here/blk_tests.sh"
+. "$here/net_tests.sh"
 
 test_smp
 test_paravirt
@@ -245,4 +246,7 @@ test_blk_no_acpi
 test_acpi_power
 test_disk_lock
 test_disk_bad_input
+test_net
+# test_net_hostile  (enabled once minitest has test=nethostile)
+test_net_bad_input
 summary
