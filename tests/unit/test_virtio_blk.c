@@ -416,6 +416,11 @@ static void test_config_space(void **state)
 	assert_int_equal(sizeof(struct virtio_blk_config), 60);
 	assert_int_equal(rd_config(58, 4), 0);
 	assert_int_equal(rd_config(60, 1), 0);
+	/* Config space is read-only to the driver. */
+	uint64_t junk = 0x1234;
+
+	virtio_mmio_write(&blk->transport, REG_CONFIG, &junk, 8);
+	assert_int_equal(rd_config(0, 8), SECTORS);
 	/* Features: flush, discard, write zeroes; not read-only. */
 	assert_true(offered >> F_FLUSH & 1);
 	assert_true(offered >> F_DISCARD & 1);
@@ -636,6 +641,22 @@ static void test_out_of_range(void **state)
 	r = simple(T_IN, 0, DISK_SIZE, true);
 	assert_int_equal(serve(&r, DISK_SIZE + 1), S_OK);
 	assert_ram_pattern(r.data, 0, DISK_SIZE);
+}
+
+/* The image shrank under the device (another process truncated it): reads past its end fail. */
+static void test_image_shrank(void **state)
+{
+	struct req r;
+
+	(void)state;
+	assert_int_equal(ftruncate(fd, DISK_SIZE / 2), 0);
+	r = simple(T_IN, SECTORS - 1, 512, true);
+	assert_int_equal(serve(&r, 1), S_IOERR);
+	r = simple(T_IN, SECTORS / 2 - 1, 1024, true); /* straddles the new end */
+	assert_int_equal(serve(&r, 1), S_IOERR);
+	r = simple(T_IN, SECTORS / 2 - 1, 512, true);
+	assert_int_equal(serve(&r, 513), S_OK);
+	assert_ram_pattern(r.data, DISK_SIZE / 2 - 512, 512);
 }
 
 static void test_unaligned_length(void **state)
@@ -1067,6 +1088,7 @@ int main(void)
 						teardown),
 		T_RO(test_read_only),
 		T(test_out_of_range),
+		T(test_image_shrank),
 		T(test_unaligned_length),
 		T(test_discard_write_zeroes),
 		T(test_discard_bad),
