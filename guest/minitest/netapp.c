@@ -1,11 +1,12 @@
 /*
  * The UDP service of test=net and test=netbench (protocol: netproto.h).
- * Transfers are go-back-N: the receiver keeps only in-order chunks and
- * acks cumulatively (once per receive batch, every 32 chunks, and again
- * when something arrives out of order); the sender keeps a window of
- * chunks in flight, goes back to the first unacked one after 3 duplicate
- * acks or a retransmission timeout (200 ms doubling to 2 s), and gives up
- * after 30 s without progress.
+ * Transfers: the receiver acks cumulatively (every 16 in-order chunks,
+ * at the end of each receive batch, and at once for every chunk out of
+ * order, which it keeps if within RX_WIN of the next expected one).  The
+ * sender keeps a window of chunks in flight and, NewReno-like, resends
+ * the first unacked chunk after 3 duplicate acks, on each partial ack
+ * until the recovery point, and on a retransmission timeout (200 ms,
+ * doubling to 2 s); it gives up after 30 s without progress.
  */
 #include "net.h"
 
@@ -13,7 +14,8 @@
 #define RTO_MIN		(200 * MS)
 #define RTO_MAX		(2000 * MS)
 #define GIVE_UP		(30000 * MS)
-#define ACK_EVERY	32
+#define ACK_EVERY	16
+#define RX_WIN		1024
 #define MIB		(1024 * 1024)
 
 struct peer {
@@ -27,15 +29,17 @@ static struct {
 	bool active;
 	uint32_t session, nchunks, next, unacked;
 	uint64_t total, hash;
-	bool dup;
 	struct peer p;
 } rxs;
 
+static uint8_t *rx_store;		/* RX_WIN x NP_CHUNK, out-of-order chunks */
+static uint32_t rx_have[RX_WIN];	/* seq + 1 held in each slot, or 0 */
+
 static struct {
 	bool active;
-	uint32_t session, nchunks, base, next, hi, dups;
+	uint32_t session, nchunks, base, hi, dups, recover;
 	uint64_t total, hash, progress, rto, rto_at;
-	bool recovering;
+	bool recovering, retx;
 	struct peer p;
 } txs;
 
@@ -99,32 +103,78 @@ static unsigned text_args(const uint8_t *d, uint32_t len, uint64_t *v,
 
 /* ---- receiving a stream ---- */
 
+static void rx_reset(uint32_t session, uint64_t total)
+{
+	rxs.active = true;
+	rxs.session = session;
+	rxs.total = total;
+	rxs.nchunks = np_chunks(total);
+	rxs.next = rxs.unacked = 0;
+	rxs.hash = NP_FNV_INIT;
+	memset(rx_have, 0, sizeof(rx_have));
+}
+
+/* Unaligned-friendly copy of a chunk (lib.c's memcpy goes bytewise). */
+static void copy_chunk(uint8_t *d, const uint8_t *s, uint32_t n)
+{
+	uint64_t w;
+	uint32_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		__builtin_memcpy(&w, s + i, 8);
+		__builtin_memcpy(d + i, &w, 8);
+	}
+	for (; i < n; i++)
+		d[i] = s[i];
+}
+
+/* Keep a chunk that arrived early, if it fits in the window. */
+static void rx_keep(uint32_t seq, const uint8_t *p, uint32_t n)
+{
+	uint32_t slot = seq % RX_WIN;
+
+	if (seq <= rxs.next || seq - rxs.next >= RX_WIN ||
+	    rx_have[slot] == seq + 1)
+		return;
+	copy_chunk(rx_store + (uint64_t)slot * NP_CHUNK, p, n);
+	rx_have[slot] = seq + 1;
+}
+
+static void rx_consume(const uint8_t *p, uint32_t n)
+{
+	rxs.hash = np_fnv(rxs.hash, p, n);
+	rxs.next++;
+	rxs.unacked++;
+}
+
 static void data_in(const struct peer *p, const uint8_t *d, uint32_t len)
 {
-	uint32_t session = np_get32(d + 4), seq = np_get32(d + 8);
+	uint32_t session = np_get32(d + 4), seq = np_get32(d + 8), slot;
 	uint64_t total = np_get32(d + 12);
 
 	if (!total || total > 1024ULL * MIB)
 		return;
-	if (!rxs.active || session != rxs.session) {
-		rxs.active = true;
-		rxs.session = session;
-		rxs.total = total;
-		rxs.nchunks = np_chunks(total);
-		rxs.next = rxs.unacked = 0;
-		rxs.hash = NP_FNV_INIT;
-	}
+	if (!rxs.active || session != rxs.session)
+		rx_reset(session, total);
 	rxs.p = *p;
-	if (seq != rxs.next || len - NP_HDR != np_chunk_len(total, seq) ||
-	    total != rxs.total) {
-		rxs.dup = true;
+	if (total != rxs.total || seq >= rxs.nchunks ||
+	    len - NP_HDR != np_chunk_len(total, seq))
+		return;
+	if (seq != rxs.next) {		/* duplicate ack at once */
+		rx_keep(seq, d + NP_HDR, len - NP_HDR);
+		send_ack(&rxs.p, rxs.session, rxs.next);
+		rxs.unacked = 0;
 		return;
 	}
-	rxs.hash = np_fnv(rxs.hash, d + NP_HDR, len - NP_HDR);
-	rxs.next++;
+	rx_consume(d + NP_HDR, len - NP_HDR);
+	while (rx_have[slot = rxs.next % RX_WIN] == rxs.next + 1) {
+		rx_have[slot] = 0;
+		rx_consume(rx_store + (uint64_t)slot * NP_CHUNK,
+			   np_chunk_len(total, rxs.next));
+	}
 	if (rxs.next == rxs.nchunks)
 		say("net rx %lu fnv %016lx", rxs.total, rxs.hash);
-	if (++rxs.unacked >= ACK_EVERY || rxs.next == rxs.nchunks) {
+	if (rxs.unacked >= ACK_EVERY || rxs.next == rxs.nchunks) {
 		send_ack(&rxs.p, rxs.session, rxs.next);
 		rxs.unacked = 0;
 	}
@@ -132,10 +182,9 @@ static void data_in(const struct peer *p, const uint8_t *d, uint32_t len)
 
 static void batch_end(void)
 {
-	if (rxs.active && (rxs.unacked || rxs.dup))
+	if (rxs.active && rxs.unacked)
 		send_ack(&rxs.p, rxs.session, rxs.next);
 	rxs.unacked = 0;
-	rxs.dup = false;
 }
 
 /* ---- sending a stream ---- */
@@ -159,6 +208,19 @@ static void send_cmd(const struct peer *p, const uint8_t *d, uint32_t len)
 	txs.p = *p;
 }
 
+static void tx_progress(uint32_t next)
+{
+	txs.base = next;
+	txs.dups = 0;
+	txs.rto = RTO_MIN;
+	txs.progress = now_ns();
+	txs.rto_at = txs.progress + txs.rto;
+	if (txs.recovering && next < txs.recover)
+		txs.retx = true;	/* partial ack: the next hole */
+	else
+		txs.recovering = false;
+}
+
 static void ack_in(const uint8_t *d, uint32_t len)
 {
 	uint32_t next = np_get32(d + 8);
@@ -167,17 +229,11 @@ static void ack_in(const uint8_t *d, uint32_t len)
 	    next > txs.hi)
 		return;
 	if (next > txs.base) {
-		txs.base = next;
-		if (txs.next < next)
-			txs.next = next;
-		txs.dups = 0;
-		txs.recovering = false;
-		txs.rto = RTO_MIN;
-		txs.progress = now_ns();
-		txs.rto_at = txs.progress + txs.rto;
-	} else if (next == txs.base && ++txs.dups >= 3 && !txs.recovering) {
-		txs.next = txs.base;
-		txs.recovering = true;
+		tx_progress(next);
+	} else if (next == txs.base && next < txs.hi && ++txs.dups >= 3 &&
+		   !txs.recovering) {
+		txs.recovering = txs.retx = true;
+		txs.recover = txs.hi;
 	}
 	if (txs.base == txs.nchunks) {
 		say("net tx %lu fnv %016lx", txs.total, txs.hash);
@@ -204,8 +260,8 @@ static void send_chunk(uint32_t seq, uint8_t *p, unsigned slot)
 
 static bool tx_window_open(void)
 {
-	return txs.active && txs.next < txs.nchunks &&
-	       txs.next < txs.base + window;
+	return txs.active && (txs.retx || (txs.hi < txs.nchunks &&
+					   txs.hi < txs.base + window));
 }
 
 static void tx_timers(void)
@@ -217,12 +273,14 @@ static void tx_timers(void)
 		    txs.nchunks);
 		txs.active = false;
 	} else if (t >= txs.rto_at) {
-		txs.next = txs.base;
+		txs.retx = txs.recovering = true;
+		txs.recover = txs.hi;
 		txs.rto = txs.rto * 2 > RTO_MAX ? RTO_MAX : txs.rto * 2;
 		txs.rto_at = t + txs.rto;
 	}
 }
 
+/* A resend of the first unacked chunk if due, then new chunks. */
 static void tx_pump(void)
 {
 	struct net *nt = txs.p.nt;
@@ -233,8 +291,14 @@ static void tx_pump(void)
 		return;
 	tx_timers();
 	net_tx_reclaim(nt);
-	while (tx_window_open() && nt->ntxfree && (p = udp_begin(nt, &slot)))
-		send_chunk(txs.next++, p, slot);
+	while (txs.active && tx_window_open() && nt->ntxfree &&
+	       (p = udp_begin(nt, &slot))) {
+		if (txs.retx)
+			send_chunk(txs.base, p, slot);
+		else
+			send_chunk(txs.hi, p, slot);
+		txs.retx = false;
+	}
 	net_tx_flush(nt);
 }
 
@@ -321,6 +385,7 @@ static void serve(void)
 	for (;;) {
 		unsigned work = 0;
 
+
 		for (unsigned i = 0; i < nnet; i++)
 			work += net_rx_poll(&nets[i], net_frame_in);
 		batch_end();
@@ -368,7 +433,8 @@ void mode_net(void)
 	nets[1].ip = ip_arg("ip2", "10.78.0.2");
 	app_port = (uint16_t)arg("port", NP_PORT_DEFAULT);
 	window = (uint32_t)arg("window", 128);
-	if (!window || window > 4096)
+	rx_store = dma_alloc((uint64_t)RX_WIN * NP_CHUNK);
+	if (!window || window > RX_WIN)
 		fail("bad window=%u", window);
 	for (unsigned i = 0; i < nnet; i++) {
 		fmt_ip(ip, sizeof(ip), nets[i].ip);

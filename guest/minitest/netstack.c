@@ -25,13 +25,32 @@ void put16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
+/*
+ * Add @p[0..n) as big-endian 16-bit words to @sum.  Summed as native
+ * 64-bit words with end-around carry, folded and byte-swapped (RFC 1071:
+ * the one's complement sum does not care about byte order).
+ */
 static uint32_t csum_add(uint32_t sum, const uint8_t *p, uint32_t n)
 {
-	for (; n > 1; n -= 2, p += 2)
-		sum += (uint32_t)(p[0] << 8 | p[1]);
+	uint64_t s = 0, w;
+
+	for (; n >= 8; n -= 8, p += 8) {
+		__builtin_memcpy(&w, p, 8);
+		s += w;
+		s += s < w;
+	}
+	for (w = 0; n >= 2; n -= 2, p += 2)
+		w += (uint64_t)(p[0] | p[1] << 8);
 	if (n)
-		sum += (uint32_t)p[0] << 8;
-	return sum;
+		w += p[0];
+	s += w;
+	s += s < w;
+	s = (s & 0xffffffff) + (s >> 32);
+	s = (s & 0xffffffff) + (s >> 32);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return sum + (uint32_t)((s & 0xff) << 8 | s >> 8);
 }
 
 static uint16_t csum_fold(uint32_t sum)

@@ -2,12 +2,24 @@
  * nettool: the host side of minitest's network tests (test=net, netbench).
  * Protocol and data stream: guest/minitest/netproto.h.
  *
- *   nettool [-w WINDOW] [-t SECONDS] send IP PORT MIB
- *   nettool [-w WINDOW] [-t SECONDS] recv [IP] PORT MIB   (IP 10.77.0.2)
+ *   nettool [-w WINDOW] [-t SECONDS] [-l LOSS%] send IP PORT MIB
+ *   nettool [-w WINDOW] [-t SECONDS] [-l LOSS%] recv [IP] PORT MIB
+ *                                                      (IP 10.77.0.2)
  *   nettool quit IP PORT
  *   nettool bench-tx IP PORT FRAMES SIZE    guest -> host blast
  *   nettool bench-rx IP PORT FRAMES SIZE    host -> guest blast
  *   nettool rtt IP PORT COUNT [SIZE]        UDP echo round trips
+ *
+ * Transfers: cumulative acks (every 16 chunks, after each socket drain,
+ * and at once for a chunk out of order, which is kept if within 1024 of
+ * the next expected one); the sender keeps -w chunks in flight (default
+ * 128, at most 1024) and resends the first unacked one after 3 duplicate
+ * acks, on each partial ack until the recovery point, and on a timeout
+ * (RFC 6298, 200 ms .. 5 s, doubling to 10 s); it gives up after -t
+ * seconds (default 30) without progress.
+ *
+ * -l drops that percentage of the datagrams nettool sends and receives
+ * (a test of the recovery: no netem needed).
  *
  * Exit status 0 on success, 1 on failure or timeout, 2 on usage errors.
  */
@@ -15,6 +27,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -28,10 +41,13 @@
 
 #define MIB		(1024 * 1024)
 #define RTO_MIN		0.2
-#define RTO_MAX		2.0
-#define ACK_EVERY	32
+#define RTO_MAX		5.0
+#define RTO_BACKOFF_MAX	10.0
+#define ACK_EVERY	16
+#define RX_WIN		1024		/* chunks kept out of order */
 
 static unsigned window = 128;
+static double loss;			/* -l: percent dropped each way */
 static double give_up = 30;		/* seconds without progress */
 
 static double now(void)
@@ -45,8 +61,8 @@ static double now(void)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: nettool [-w WINDOW] [-t SECONDS] send IP PORT MIB\n"
-		"       nettool [-w WINDOW] [-t SECONDS] recv [IP] PORT MIB\n"
+		"usage: nettool [-w WINDOW] [-t SECONDS] [-l LOSS%%] send IP PORT MIB\n"
+		"       nettool [-w WINDOW] [-t SECONDS] [-l LOSS%%] recv [IP] PORT MIB\n"
 		"       nettool quit IP PORT\n"
 		"       nettool bench-tx IP PORT FRAMES SIZE\n"
 		"       nettool bench-rx IP PORT FRAMES SIZE\n"
@@ -96,11 +112,19 @@ static void wait_in(int fd, double seconds)
 	poll(&p, 1, ms);
 }
 
+/* -l testing aid: drop this datagram? */
+static bool lose(void)
+{
+	return loss > 0 && drand48() * 100 < loss;
+}
+
 /* send() that waits for room; ECONNREFUSED (no guest yet) is ignored. */
 static void xsend(int fd, const void *d, size_t n)
 {
 	struct pollfd p = { .fd = fd, .events = POLLOUT };
 
+	if (lose())
+		return;
 	while (send(fd, d, n, 0) < 0) {
 		if (errno != EAGAIN && errno != ENOBUFS && errno != EINTR)
 			return;
@@ -115,8 +139,10 @@ static void send_text(int fd, const char *s)
 
 static ssize_t recv1(int fd, uint8_t *buf, size_t n)
 {
-	ssize_t r = recv(fd, buf, n, 0);
+	ssize_t r;
 
+	while ((r = recv(fd, buf, n, 0)) >= 0 && lose())
+		;
 	return r < 0 ? -1 : r;
 }
 
@@ -129,31 +155,74 @@ static uint32_t new_session(void)
 
 struct sender {
 	int fd;
-	uint32_t session, nchunks, base, next, hi, dups;
+	uint32_t session, nchunks, base, hi, dups, recover;
 	uint64_t total, hash;
-	double rto, rto_at, progress;
-	bool recovering;
-	unsigned timeouts, fast;
+	double rto, rto_at, progress, srtt, rttvar;
+	double *sent_at;	/* first transmission, 0 once resent (Karn) */
+	bool recovering, retx;
+	unsigned timeouts, fast, resent;
 };
 
-static bool send_chunk(struct sender *s)
+/* RFC 6298 from the newest chunk an ack covers. */
+static void sender_rtt(struct sender *s, uint32_t chunk)
+{
+	double r;
+
+	if (s->sent_at[chunk] <= 0)
+		return;
+	r = now() - s->sent_at[chunk];
+	if (s->srtt <= 0) {
+		s->srtt = r;
+		s->rttvar = r / 2;
+	} else {
+		s->rttvar = 0.75 * s->rttvar + 0.25 * fabs(s->srtt - r);
+		s->srtt = 0.875 * s->srtt + 0.125 * r;
+	}
+}
+
+static double sender_rto(const struct sender *s)
+{
+	double rto = s->srtt + 4 * s->rttvar;
+
+	return rto < RTO_MIN ? RTO_MIN : rto > RTO_MAX ? RTO_MAX : rto;
+}
+
+static bool send_chunk(struct sender *s, uint32_t seq)
 {
 	uint8_t b[NP_MAX_UDP];
-	uint32_t seq = s->next, n = np_chunk_len(s->total, seq);
+	uint32_t n = np_chunk_len(s->total, seq);
 
 	memcpy(b, "DATA", 4);
 	np_put32(b + 4, s->session);
 	np_put32(b + 8, seq);
 	np_put32(b + 12, (uint32_t)s->total);
 	np_fill(b + NP_HDR, (uint64_t)seq * NP_CHUNK, n);
-	if (send(s->fd, b, NP_HDR + n, 0) < 0)
-		return errno == ECONNREFUSED;	/* counts as sent, and lost */
+	if (!lose() && send(s->fd, b, NP_HDR + n, 0) < 0 &&
+	    errno != ECONNREFUSED)	/* refused: counts as sent, and lost */
+		return false;
 	if (seq == s->hi) {
 		s->hash = np_fnv(s->hash, b + NP_HDR, n);
+		s->sent_at[seq] = now();
 		s->hi++;
+	} else {
+		s->sent_at[seq] = 0;
+		s->resent++;
 	}
-	s->next++;
 	return true;
+}
+
+static void sender_progress(struct sender *s, uint32_t next)
+{
+	sender_rtt(s, next - 1);
+	s->base = next;
+	s->dups = 0;
+	s->rto = sender_rto(s);
+	s->progress = now();
+	s->rto_at = s->progress + s->rto;
+	if (s->recovering && next < s->recover)
+		s->retx = true;		/* partial ack: the next hole */
+	else
+		s->recovering = false;
 }
 
 static void sender_ack(struct sender *s, const uint8_t *b, ssize_t n)
@@ -166,17 +235,11 @@ static void sender_ack(struct sender *s, const uint8_t *b, ssize_t n)
 	if (next > s->hi)
 		return;
 	if (next > s->base) {
-		s->base = next;
-		if (s->next < next)
-			s->next = next;
-		s->dups = 0;
-		s->recovering = false;
-		s->rto = RTO_MIN;
-		s->progress = now();
-		s->rto_at = s->progress + s->rto;
-	} else if (next == s->base && ++s->dups >= 3 && !s->recovering) {
-		s->next = s->base;
-		s->recovering = true;
+		sender_progress(s, next);
+	} else if (next == s->base && next < s->hi && ++s->dups >= 3 &&
+		   !s->recovering) {
+		s->recovering = s->retx = true;
+		s->recover = s->hi;
 		s->fast++;
 	}
 }
@@ -191,11 +254,22 @@ static void sender_timers(struct sender *s)
 		exit(1);
 	}
 	if (t >= s->rto_at) {
-		s->next = s->base;
-		s->rto = s->rto * 2 > RTO_MAX ? RTO_MAX : s->rto * 2;
+		s->retx = s->recovering = true;
+		s->recover = s->hi;
+		s->rto = s->rto * 2 > RTO_BACKOFF_MAX ? RTO_BACKOFF_MAX :
+			 s->rto * 2;
 		s->rto_at = t + s->rto;
 		s->timeouts++;
 	}
+}
+
+static void sender_pump(struct sender *s)
+{
+	if (s->retx && send_chunk(s, s->base))
+		s->retx = false;
+	while (s->hi < s->nchunks && s->hi < s->base + window &&
+	       send_chunk(s, s->hi))
+		;
 }
 
 static int cmd_send(const char *ip, const char *port, const char *mib)
@@ -208,20 +282,21 @@ static int cmd_send(const char *ip, const char *port, const char *mib)
 
 	s.total = num(mib, 4095) * MIB;
 	s.nchunks = np_chunks(s.total);
+	s.sent_at = calloc(s.nchunks, sizeof(double));
+	if (!s.sent_at)
+		return 1;
 	s.progress = t0;
 	s.rto_at = t0 + s.rto;
 	while (s.base < s.nchunks) {
-		while (s.next < s.nchunks && s.next < s.base + window &&
-		       send_chunk(&s))
-			;
+		sender_pump(&s);
 		wait_in(s.fd, s.rto_at - now());
 		while ((n = recv1(s.fd, b, sizeof(b))) >= 0)
 			sender_ack(&s, b, n);
 		sender_timers(&s);
 	}
-	fprintf(stderr, "nettool: sent %" PRIu64 " bytes in %.3f s, %u timeouts,"
-		" %u fast retransmits\n", s.total, now() - t0, s.timeouts,
-		s.fast);
+	fprintf(stderr, "nettool: sent %" PRIu64 " bytes in %.3f s, %u resent,"
+		" %u timeouts, %u fast retransmits, srtt %.1f ms\n", s.total,
+		now() - t0, s.resent, s.timeouts, s.fast, s.srtt * 1e3);
 	printf("nettool sent %" PRIu64 " fnv %016" PRIx64 "\n", s.total, s.hash);
 	return 0;
 }
@@ -232,8 +307,10 @@ struct receiver {
 	int fd;
 	uint32_t session, nchunks, next, unacked;
 	uint64_t total, hash;
-	bool dup, started;
+	bool started;
 	double progress;
+	uint8_t *store;		/* RX_WIN x NP_CHUNK early chunks */
+	uint32_t have[RX_WIN];	/* seq + 1 held in each slot, or 0 */
 };
 
 static void recv_ack(struct receiver *r)
@@ -244,27 +321,51 @@ static void recv_ack(struct receiver *r)
 	np_put32(a + 8, r->next);
 	xsend(r->fd, a, sizeof(a));
 	r->unacked = 0;
-	r->dup = false;
+}
+
+static void recv_keep(struct receiver *r, uint32_t seq, const uint8_t *p,
+		      uint32_t n)
+{
+	uint32_t slot = seq % RX_WIN;
+
+	if (seq <= r->next || seq - r->next >= RX_WIN)
+		return;
+	memcpy(r->store + (size_t)slot * NP_CHUNK, p, n);
+	r->have[slot] = seq + 1;
+}
+
+static void recv_consume(struct receiver *r, const uint8_t *p, uint32_t n)
+{
+	r->hash = np_fnv(r->hash, p, n);
+	r->next++;
+	r->unacked++;
+	r->progress = now();
 }
 
 static void recv_data(struct receiver *r, const uint8_t *b, ssize_t n)
 {
-	uint32_t seq;
+	uint32_t seq, slot;
 
 	if (n <= NP_HDR || memcmp(b, "DATA", 4) ||
 	    np_get32(b + 4) != r->session)
 		return;
 	r->started = true;
 	seq = np_get32(b + 8);
-	if (seq != r->next || np_get32(b + 12) != r->total ||
-	    (uint32_t)n - NP_HDR != np_chunk_len(r->total, seq)) {
-		r->dup = true;
+	if (np_get32(b + 12) != r->total || seq >= r->nchunks ||
+	    (uint32_t)n - NP_HDR != np_chunk_len(r->total, seq))
+		return;
+	if (seq != r->next) {			/* duplicate ack at once */
+		recv_keep(r, seq, b + NP_HDR, (uint32_t)n - NP_HDR);
+		recv_ack(r);
 		return;
 	}
-	r->hash = np_fnv(r->hash, b + NP_HDR, n - NP_HDR);
-	r->next++;
-	r->progress = now();
-	if (++r->unacked >= ACK_EVERY || r->next == r->nchunks)
+	recv_consume(r, b + NP_HDR, (uint32_t)n - NP_HDR);
+	while (r->have[slot = r->next % RX_WIN] == r->next + 1) {
+		r->have[slot] = 0;
+		recv_consume(r, r->store + (size_t)slot * NP_CHUNK,
+			     np_chunk_len(r->total, r->next));
+	}
+	if (r->unacked >= ACK_EVERY || r->next == r->nchunks)
 		recv_ack(r);
 }
 
@@ -279,7 +380,7 @@ static bool recv_batch(struct receiver *r)
 		recv_data(r, b, n);
 		any = true;
 	}
-	if (r->unacked || r->dup)
+	if (r->unacked)
 		recv_ack(r);
 	return any;
 }
@@ -291,21 +392,28 @@ static void recv_linger(struct receiver *r)
 
 	while (now() < quiet) {
 		wait_in(r->fd, quiet - now());
-		if (recv_batch(r))
+		if (recv_batch(r)) {
+			recv_ack(r);
 			quiet = now() + 1;
+		}
 	}
 }
 
 static int cmd_recv(const char *ip, const char *port, const char *mib)
 {
-	struct receiver r = { .fd = open_peer(ip, port),
-			      .session = new_session(), .hash = NP_FNV_INIT };
+	static struct receiver r;
 	char cmd[64];
 	double t0 = now(), asked = 0;
 
+	r.fd = open_peer(ip, port);
+	r.session = new_session();
+	r.hash = NP_FNV_INIT;
 	r.total = num(mib, 4095) * MIB;
 	r.nchunks = np_chunks(r.total);
 	r.progress = t0;
+	r.store = malloc((size_t)RX_WIN * NP_CHUNK);
+	if (!r.store)
+		return 1;
 	snprintf(cmd, sizeof(cmd), "SEND %s %u", mib, r.session);
 	while (r.next < r.nchunks) {
 		if (!r.started && now() - asked > 0.5) {
@@ -491,9 +599,12 @@ int main(int argc, char **argv)
 {
 	int c;
 
-	while ((c = getopt(argc, argv, "+w:t:")) != -1) {
-		if (c == 'w')
-			window = (unsigned)num(optarg, 65536);
+	srand48(getpid());
+	while ((c = getopt(argc, argv, "+w:t:l:")) != -1) {
+		if (c == 'l')
+			loss = atof(optarg);
+		else if (c == 'w')
+			window = (unsigned)num(optarg, RX_WIN);
 		else if (c == 't')
 			give_up = (double)num(optarg, 86400);
 		else
