@@ -385,7 +385,6 @@ static void serve(void)
 	for (;;) {
 		unsigned work = 0;
 
-
 		for (unsigned i = 0; i < nnet; i++)
 			work += net_rx_poll(&nets[i], net_frame_in);
 		batch_end();
