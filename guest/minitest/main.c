@@ -249,6 +249,10 @@ static void run_mode(const char *mode)
 		mode_blkbench();
 	} else if (!strcmp(mode, "net") || !strcmp(mode, "netbench")) {
 		mode_net();
+	} else if (!strcmp(mode, "nethostile")) {
+		mode_nethostile();
+	} else if (!strcmp(mode, "vconsole")) {
+		mode_vconsole();
 	}
 	fail("unknown test mode '%s'", mode);
 }
