@@ -263,11 +263,17 @@ static void sender_timers(struct sender *s)
 	}
 }
 
+/*
+ * One chunk until the first ack: the host's neighbour table holds only
+ * ~200 KB for an address it is still resolving, and drops the rest.
+ */
 static void sender_pump(struct sender *s)
 {
+	uint32_t w = s->base ? window : 1;
+
 	if (s->retx && send_chunk(s, s->base))
 		s->retx = false;
-	while (s->hi < s->nchunks && s->hi < s->base + window &&
+	while (s->hi < s->nchunks && s->hi < s->base + w &&
 	       send_chunk(s, s->hi))
 		;
 }
