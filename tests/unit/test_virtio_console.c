@@ -1,0 +1,672 @@
+/*
+ * virtio-console through its transport registers, with the test acting as
+ * the guest driver over 2 MiB of real guest RAM: transmit chains to the
+ * output callback, console input into receive buffers, save and load.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "unit.h"
+#include "../../devices/virtio_console.h"
+#include "../../vmm/device.h"
+#include "../../vmm/guest_mem.h"
+
+#define RAM_SIZE (2 * MiB)
+
+/* Register offsets (virtio 1.x, 4.2.2) */
+#define DEVICE_ID 0x008
+#define DEV_FEATURES 0x010
+#define DEV_FEATURES_SEL 0x014
+#define DRV_FEATURES 0x020
+#define DRV_FEATURES_SEL 0x024
+#define QUEUE_SEL 0x030
+#define QUEUE_NUM_MAX 0x034
+#define QUEUE_NUM 0x038
+#define QUEUE_READY 0x044
+#define INT_STATUS 0x060
+#define STATUS 0x070
+#define DESC_LOW 0x080
+#define DESC_HIGH 0x084
+#define DRIVER_LOW 0x090
+#define DRIVER_HIGH 0x094
+#define DEVICE_LOW 0x0a0
+#define DEVICE_HIGH 0x0a4
+#define CONFIG 0x100
+
+#define ACK VIRTIO_STATUS_ACKNOWLEDGE
+#define DRIVER VIRTIO_STATUS_DRIVER
+#define FEATURES_OK VIRTIO_STATUS_FEATURES_OK
+#define DRIVER_OK VIRTIO_STATUS_DRIVER_OK
+#define LIVE (ACK | DRIVER | FEATURES_OK | DRIVER_OK)
+
+#define RXQ VIRTIO_CONSOLE_RXQ
+#define TXQ VIRTIO_CONSOLE_TXQ
+#define QSIZE 16
+#define DATA_BASE 0x10000ULL /* guest buffers go here and up */
+#define BUF_F_NEXT 1
+#define BUF_F_WRITE 2
+#define BUF_F_INDIRECT 4
+
+struct desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+};
+
+/* The guest driver's view of one queue. */
+struct gq {
+	uint64_t desc, avail, used;
+	uint16_t next_desc; /* descriptors are handed out round-robin */
+	uint16_t avail_idx;
+	uint16_t used_seen;
+};
+
+static struct guest_mem mem;
+static uint8_t *ram;
+static struct virtio_console *vc;
+static struct gq gq[2];
+static uint64_t next_data; /* bump allocator for guest buffers */
+static uint8_t out[16384];
+static size_t out_len;
+static int ready_calls;
+
+static void capture(void *ctx, const uint8_t *buf, size_t len)
+{
+	(void)ctx;
+	assert_true(out_len + len <= sizeof(out));
+	memcpy(out + out_len, buf, len);
+	out_len += len;
+}
+
+static void on_ready(void *ctx)
+{
+	(void)ctx;
+	ready_calls++;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	guest_mem_layout(&mem, RAM_SIZE);
+	if (guest_mem_map(&mem))
+		return -1;
+	ram = mem.regions[0].host;
+	vc = virtio_console_create_detached(&mem, capture, on_ready, NULL);
+	if (!vc)
+		return -1;
+	gq[RXQ] = (struct gq){ .desc = 0x1000, .avail = 0x2000, .used = 0x3000 };
+	gq[TXQ] = (struct gq){ .desc = 0x4000, .avail = 0x5000, .used = 0x6000 };
+	next_data = DATA_BASE;
+	out_len = 0;
+	ready_calls = 0;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	virtio_console_free(vc);
+	guest_mem_unmap(&mem);
+	return 0;
+}
+
+static uint32_t rd(uint64_t off)
+{
+	uint32_t v = 0xdeadbeef;
+
+	virtio_mmio_read(&vc->transport, off, &v, 4);
+	return v;
+}
+
+static void wr(uint64_t off, uint32_t v)
+{
+	virtio_mmio_write(&vc->transport, off, &v, 4);
+}
+
+static uint32_t negotiate(uint64_t f)
+{
+	wr(STATUS, 0);
+	wr(STATUS, ACK);
+	wr(STATUS, ACK | DRIVER);
+	wr(DRV_FEATURES_SEL, 0);
+	wr(DRV_FEATURES, (uint32_t)f);
+	wr(DRV_FEATURES_SEL, 1);
+	wr(DRV_FEATURES, f >> 32);
+	wr(STATUS, ACK | DRIVER | FEATURES_OK);
+	return rd(STATUS);
+}
+
+static void setup_queue(uint32_t q)
+{
+	wr(QUEUE_SEL, q);
+	wr(QUEUE_NUM, QSIZE);
+	wr(DESC_LOW, (uint32_t)gq[q].desc);
+	wr(DESC_HIGH, gq[q].desc >> 32);
+	wr(DRIVER_LOW, (uint32_t)gq[q].avail);
+	wr(DRIVER_HIGH, gq[q].avail >> 32);
+	wr(DEVICE_LOW, (uint32_t)gq[q].used);
+	wr(DEVICE_HIGH, gq[q].used >> 32);
+	wr(QUEUE_READY, 1);
+	assert_int_equal(rd(QUEUE_READY), 1);
+}
+
+/* A driver that negotiated @extra on top of VERSION_1 and has both queues live. */
+static void bring_up_with(uint64_t extra)
+{
+	assert_int_equal(negotiate(1ULL << VIRTIO_F_VERSION_1 | extra), ACK | DRIVER | FEATURES_OK);
+	setup_queue(RXQ);
+	setup_queue(TXQ);
+	wr(STATUS, LIVE);
+	assert_int_equal(rd(STATUS), LIVE);
+}
+
+static void bring_up(void)
+{
+	bring_up_with(1ULL << VIRTIO_RING_F_EVENT_IDX | 1ULL << VIRTIO_RING_F_INDIRECT_DESC);
+}
+
+/* What the transport's notification handler does on the I/O thread. */
+static void notify(int q)
+{
+	struct virtio_mmio *t = &vc->transport;
+
+	pthread_mutex_lock(&t->lock);
+	if ((t->status & DRIVER_OK) && t->queues[q].ready)
+		t->ops->queue_notify(t->dev, t, q);
+	pthread_mutex_unlock(&t->lock);
+}
+
+static uint64_t alloc_data(uint32_t len)
+{
+	uint64_t gpa = next_data;
+
+	next_data += (len + 15) & ~15U;
+	assert_true(next_data < RAM_SIZE);
+	return gpa;
+}
+
+static void put_desc(uint64_t table, uint16_t i, struct desc d)
+{
+	memcpy(ram + table + 16ULL * i, &d, sizeof(d));
+}
+
+/* Publish chain @head in queue @q's avail ring. */
+static void publish(int q, uint16_t head)
+{
+	struct gq *g = &gq[q];
+	uint16_t *ring = (uint16_t *)(ram + g->avail + 4);
+
+	ring[g->avail_idx % QSIZE] = head;
+	g->avail_idx++;
+	__atomic_store_n((uint16_t *)(ram + g->avail + 2), g->avail_idx, __ATOMIC_RELEASE);
+}
+
+/* A chain of @n raw descriptors (flags as given; NEXT added between them). Returns the head. */
+static uint16_t add_chain(int q, const struct desc *d, int n)
+{
+	struct gq *g = &gq[q];
+	uint16_t head = g->next_desc;
+
+	for (int i = 0; i < n; i++) {
+		struct desc x = d[i];
+		uint16_t idx = (head + i) % QSIZE;
+
+		if (i + 1 < n) {
+			x.flags |= BUF_F_NEXT;
+			x.next = (idx + 1) % QSIZE;
+		}
+		put_desc(g->desc, idx, x);
+	}
+	g->next_desc = (head + n) % QSIZE;
+	publish(q, head);
+	return head;
+}
+
+/* A transmit chain of the strings in @parts, each in its own guest buffer. */
+static uint16_t add_tx(const char *const *parts, int n)
+{
+	struct desc d[8];
+
+	assert_true(n <= 8);
+	for (int i = 0; i < n; i++) {
+		uint32_t len = strlen(parts[i]);
+		uint64_t gpa = alloc_data(len);
+
+		memcpy(ram + gpa, parts[i], len);
+		d[i] = (struct desc){ .addr = gpa, .len = len };
+	}
+	return add_chain(TXQ, d, n);
+}
+
+/* A receive chain of writable buffers of @lens bytes; their addresses go to @gpas. */
+static uint16_t add_rx(const uint32_t *lens, int n, uint64_t *gpas)
+{
+	struct desc d[8];
+
+	assert_true(n <= 8);
+	for (int i = 0; i < n; i++) {
+		gpas[i] = alloc_data(lens[i]);
+		memset(ram + gpas[i], 0xee, lens[i]);
+		d[i] = (struct desc){ .addr = gpas[i], .len = lens[i], .flags = BUF_F_WRITE };
+	}
+	return add_chain(RXQ, d, n);
+}
+
+static uint16_t used_idx(int q)
+{
+	return __atomic_load_n((uint16_t *)(ram + gq[q].used + 2), __ATOMIC_ACQUIRE);
+}
+
+/* The next used element of queue @q, which must be there. */
+static void next_used(int q, uint32_t *id, uint32_t *len)
+{
+	struct gq *g = &gq[q];
+	uint32_t elem[2];
+
+	assert_int_not_equal(used_idx(q), g->used_seen);
+	memcpy(elem, ram + g->used + 4 + 8ULL * (g->used_seen % QSIZE), sizeof(elem));
+	g->used_seen++;
+	*id = elem[0];
+	*len = elem[1];
+}
+
+static void expect_used(int q, uint16_t head, uint32_t len)
+{
+	uint32_t id, l;
+
+	next_used(q, &id, &l);
+	assert_int_equal(id, head);
+	assert_int_equal(l, len);
+}
+
+static void expect_output(const char *s)
+{
+	assert_int_equal(out_len, strlen(s));
+	assert_memory_equal(out, s, out_len);
+}
+
+/* Features and config space as a driver sees them. */
+static void test_identity(void **state)
+{
+	uint32_t lo, hi, v;
+
+	(void)state;
+	assert_int_equal(rd(DEVICE_ID), 3);
+	wr(DEV_FEATURES_SEL, 0);
+	lo = rd(DEV_FEATURES);
+	wr(DEV_FEATURES_SEL, 1);
+	hi = rd(DEV_FEATURES);
+	assert_int_equal(hi & 1, 1); /* VERSION_1, bit 32 */
+	assert_int_equal(lo & 1U << VIRTIO_CONSOLE_F_MULTIPORT, 0);
+	assert_int_not_equal(lo & 1U << VIRTIO_CONSOLE_F_SIZE, 0);
+	assert_int_not_equal(lo & 1U << VIRTIO_RING_F_EVENT_IDX, 0);
+	assert_int_not_equal(lo & 1U << VIRTIO_RING_F_INDIRECT_DESC, 0);
+	assert_int_equal(lo & 1U << 2, 0); /* no EMERG_WRITE */
+	/* cols, rows (detached: 80x25), then max_nr_ports and emerg_wr unused. */
+	virtio_mmio_read(&vc->transport, CONFIG, &v, 4);
+	assert_int_equal(v, 80 | 25 << 16);
+	assert_int_equal(rd(CONFIG + 4), 0);
+	assert_int_equal(rd(CONFIG + 8), 0);
+	/* Two queues: receiveq and transmitq. */
+	for (uint32_t q = 0; q < 3; q++) {
+		wr(QUEUE_SEL, q);
+		assert_int_equal(rd(QUEUE_NUM_MAX), q < 2 ? VIRTQ_MAX_SIZE : 0);
+	}
+	/* MULTIPORT is refused: FEATURES_OK does not stick. */
+	assert_int_equal(negotiate(1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_CONSOLE_F_MULTIPORT),
+			 ACK | DRIVER);
+}
+
+static void test_tx_chains_in_order(void **state)
+{
+	static const char *const a[] = { "Hel", "lo, ", "world\n" };
+	static const char *const b[] = { "second" };
+	static const char *const c[] = { " and", "", " third\n" };
+	uint16_t ha, hb, hc;
+
+	(void)state;
+	bring_up();
+	ha = add_tx(a, 3);
+	hb = add_tx(b, 1);
+	notify(TXQ);
+	expect_output("Hello, world\nsecond");
+	hc = add_tx(c, 3);
+	notify(TXQ);
+	expect_output("Hello, world\nsecond and third\n");
+	expect_used(TXQ, ha, 0);
+	expect_used(TXQ, hb, 0);
+	expect_used(TXQ, hc, 0);
+	assert_int_equal(used_idx(TXQ), 3);
+	assert_int_not_equal(rd(INT_STATUS) & 1, 0); /* the guest was interrupted */
+	assert_int_equal(ready_calls, 0); /* transmit is not input room */
+}
+
+/* Without EVENT_IDX or INDIRECT: plain flags-based notification, still fine. */
+static void test_tx_without_ring_features(void **state)
+{
+	static const char *const a[] = { "x", "y" };
+	uint16_t h;
+
+	(void)state;
+	bring_up_with(0);
+	h = add_tx(a, 2);
+	notify(TXQ);
+	expect_output("xy");
+	expect_used(TXQ, h, 0);
+}
+
+static void test_tx_indirect(void **state)
+{
+	uint64_t table = alloc_data(32), b1 = alloc_data(4), b2 = alloc_data(4);
+	uint16_t h;
+
+	(void)state;
+	bring_up();
+	memcpy(ram + b1, "ind", 3);
+	memcpy(ram + b2, "irect", 5);
+	put_desc(table, 0, (struct desc){ .addr = b1, .len = 3, .flags = BUF_F_NEXT, .next = 1 });
+	put_desc(table, 1, (struct desc){ .addr = b2, .len = 5 });
+	h = add_chain(TXQ, &(struct desc){ .addr = table, .len = 32, .flags = BUF_F_INDIRECT }, 1);
+	notify(TXQ);
+	expect_output("indirect");
+	expect_used(TXQ, h, 0);
+}
+
+static void test_tx_malformed(void **state)
+{
+	static const char *const good[] = { "ok", "!" };
+	uint64_t gpa = alloc_data(8);
+	uint16_t h1, h2, h3, h4, h5;
+
+	(void)state;
+	bring_up();
+	memcpy(ram + gpa, "secret", 6);
+	/* Outside RAM. */
+	h1 = add_chain(TXQ, &(struct desc){ .addr = RAM_SIZE - 2, .len = 4 }, 1);
+	/* A readable buffer and then a writable one: not for the transmitq. */
+	h2 = add_chain(TXQ,
+		       (struct desc[]){ { .addr = gpa, .len = 6 },
+					{ .addr = gpa, .len = 2, .flags = BUF_F_WRITE } },
+		       2);
+	/* A loop: the descriptor points at itself. */
+	h3 = gq[TXQ].next_desc;
+	put_desc(gq[TXQ].desc, h3,
+		 (struct desc){ .addr = gpa, .len = 6, .flags = BUF_F_NEXT, .next = h3 });
+	gq[TXQ].next_desc++;
+	publish(TXQ, h3);
+	/* Indirect with a table of bad size. */
+	h4 = add_chain(TXQ, &(struct desc){ .addr = gpa, .len = 7, .flags = BUF_F_INDIRECT }, 1);
+	h5 = add_tx(good, 2);
+	notify(TXQ);
+	expect_output("ok!");
+	expect_used(TXQ, h1, 0);
+	expect_used(TXQ, h2, 0);
+	expect_used(TXQ, h3, 0);
+	expect_used(TXQ, h4, 0);
+	expect_used(TXQ, h5, 0);
+	assert_int_equal(rd(STATUS), LIVE); /* bad chains are not a broken device */
+}
+
+/* An avail index that jumps past the queue size breaks the device, nothing else. */
+static void test_tx_broken_ring(void **state)
+{
+	(void)state;
+	bring_up();
+	*(uint16_t *)(ram + gq[TXQ].avail + 2) = QSIZE + 1;
+	notify(TXQ);
+	assert_int_equal(out_len, 0);
+	assert_int_not_equal(rd(STATUS) & VIRTIO_STATUS_NEEDS_RESET, 0);
+}
+
+static void test_rx_into_posted_buffers(void **state)
+{
+	uint32_t lens[2] = { 3, 5 }, one = 16;
+	uint64_t g1[2], g2[1];
+	uint16_t h1, h2;
+
+	(void)state;
+	bring_up();
+	assert_int_equal(virtio_console_rx_space(vc), VIRTIO_CONSOLE_RX_BUF);
+	h1 = add_rx(lens, 2, g1);
+	h2 = add_rx(&one, 1, g2);
+	notify(RXQ);
+	assert_int_equal(ready_calls, 1); /* buffers posted: reading may resume */
+	virtio_console_rx_push(vc, (const uint8_t *)"abcdefghij", 10);
+	/* The first chain takes 8 across its two buffers, the second the rest. */
+	expect_used(RXQ, h1, 8);
+	expect_used(RXQ, h2, 2);
+	assert_memory_equal(ram + g1[0], "abc", 3);
+	assert_memory_equal(ram + g1[1], "defgh", 5);
+	assert_memory_equal(ram + g2[0], "ij", 2);
+	assert_int_equal(ram[g2[0] + 2], 0xee); /* nothing past what was pushed */
+	assert_int_equal(used_idx(RXQ), 2);
+	assert_int_equal(virtio_console_rx_space(vc), VIRTIO_CONSOLE_RX_BUF);
+	assert_int_not_equal(rd(INT_STATUS) & 1, 0);
+}
+
+/* With no buffers posted input waits, and space shrinks; posted buffers take it in order. */
+static void test_rx_waits_for_buffers(void **state)
+{
+	uint8_t in[100];
+	uint32_t len = 64;
+	uint64_t g1, g2;
+	uint16_t h1, h2;
+
+	(void)state;
+	bring_up();
+	for (int i = 0; i < 100; i++)
+		in[i] = i;
+	virtio_console_rx_push(vc, in, 100);
+	assert_int_equal(virtio_console_rx_space(vc), VIRTIO_CONSOLE_RX_BUF - 100);
+	assert_int_equal(used_idx(RXQ), 0);
+	h1 = add_rx(&len, 1, &g1);
+	notify(RXQ);
+	expect_used(RXQ, h1, 64);
+	assert_memory_equal(ram + g1, in, 64);
+	assert_int_equal(virtio_console_rx_space(vc), VIRTIO_CONSOLE_RX_BUF - 36);
+	assert_int_equal(ready_calls, 1);
+	h2 = add_rx(&len, 1, &g2);
+	notify(RXQ);
+	expect_used(RXQ, h2, 36);
+	assert_memory_equal(ram + g2, in + 64, 36);
+	assert_int_equal(virtio_console_rx_space(vc), VIRTIO_CONSOLE_RX_BUF);
+	assert_int_equal(ready_calls, 2);
+}
+
+/* A full ring reports no space; draining across the ring's wrap keeps every byte in order. */
+static void test_rx_full_and_wrap(void **state)
+{
+	static uint8_t in[VIRTIO_CONSOLE_RX_BUF + 3000], got[sizeof(in)];
+	uint32_t len = 2000, big = 4000;
+	size_t pushed, drained = 0;
+	uint64_t g;
+	uint16_t h;
+
+	(void)state;
+	bring_up();
+	for (size_t i = 0; i < sizeof(in); i++)
+		in[i] = (i * 7 + i / 251) & 0xff;
+	virtio_console_rx_push(vc, in, 3000);
+	h = add_rx(&len, 1, &g);
+	notify(RXQ);
+	expect_used(RXQ, h, 2000);
+	memcpy(got, ram + g, 2000);
+	drained = 2000;
+	/* 1000 waiting, room for 3096: fill it exactly, across the ring's end. */
+	pushed = 3000;
+	assert_int_equal(virtio_console_rx_space(vc), VIRTIO_CONSOLE_RX_BUF - 1000);
+	virtio_console_rx_push(vc, in + pushed, VIRTIO_CONSOLE_RX_BUF - 1000);
+	pushed += VIRTIO_CONSOLE_RX_BUF - 1000;
+	assert_int_equal(virtio_console_rx_space(vc), 0);
+	while (drained < pushed) {
+		size_t want = pushed - drained < big ? pushed - drained : big;
+
+		h = add_rx(&big, 1, &g);
+		notify(RXQ);
+		expect_used(RXQ, h, want);
+		memcpy(got + drained, ram + g, want);
+		drained += want;
+		next_data = DATA_BASE; /* reuse the guest memory */
+	}
+	assert_int_equal(drained, pushed);
+	assert_memory_equal(got, in, pushed);
+	assert_int_equal(virtio_console_rx_space(vc), VIRTIO_CONSOLE_RX_BUF);
+}
+
+/* Input before the driver is up waits for it, through a driver reset too. */
+static void test_rx_before_driver(void **state)
+{
+	uint32_t len = 32;
+	uint64_t g;
+	uint16_t h;
+
+	(void)state;
+	virtio_console_rx_push(vc, (const uint8_t *)"early", 5);
+	assert_int_equal(virtio_console_rx_space(vc), VIRTIO_CONSOLE_RX_BUF - 5);
+	bring_up(); /* writes status 0 first, as Linux does at probe */
+	h = add_rx(&len, 1, &g);
+	notify(RXQ);
+	expect_used(RXQ, h, 5);
+	assert_memory_equal(ram + g, "early", 5);
+}
+
+static void test_rx_malformed(void **state)
+{
+	uint32_t len = 8;
+	uint64_t g, ro = alloc_data(8);
+	uint16_t h1, h2, h3;
+
+	(void)state;
+	bring_up();
+	/* Readable only: nowhere to write. Outside RAM. Then a good one. */
+	h1 = add_chain(RXQ, &(struct desc){ .addr = ro, .len = 8 }, 1);
+	h2 = add_chain(RXQ, &(struct desc){ .addr = RAM_SIZE, .len = 8, .flags = BUF_F_WRITE }, 1);
+	h3 = add_rx(&len, 1, &g);
+	virtio_console_rx_push(vc, (const uint8_t *)"hi", 2);
+	expect_used(RXQ, h1, 0);
+	expect_used(RXQ, h2, 0);
+	expect_used(RXQ, h3, 2);
+	assert_memory_equal(ram + g, "hi", 2);
+	assert_int_equal(virtio_console_rx_space(vc), VIRTIO_CONSOLE_RX_BUF);
+	assert_int_equal(rd(STATUS), LIVE);
+}
+
+/* Pushing past rx_space keeps what fits when the guest has no buffers. */
+static void test_rx_over_push(void **state)
+{
+	static uint8_t in[VIRTIO_CONSOLE_RX_BUF + 10];
+
+	(void)state;
+	bring_up();
+	memset(in, 'z', sizeof(in));
+	virtio_console_rx_push(vc, in, sizeof(in));
+	assert_int_equal(virtio_console_rx_space(vc), 0);
+}
+
+static void test_save_load(void **state)
+{
+	static uint8_t buf[8192];
+	uint32_t len = 32;
+	long n;
+	uint64_t g;
+	uint16_t h;
+
+	(void)state;
+	bring_up();
+	virtio_console_rx_push(vc, (const uint8_t *)"kept", 4);
+	n = virtio_console_ops.save(vc, buf, sizeof(buf));
+	assert_true(n > 4);
+	assert_int_equal(virtio_console_ops.save(vc, buf, n - 1), -ENOSPC);
+	assert_int_equal(virtio_console_ops.save(vc, buf, 3), -ENOSPC);
+	n = virtio_console_ops.save(vc, buf, sizeof(buf));
+
+	/* Onto a fresh device over the same RAM. */
+	virtio_console_free(vc);
+	vc = virtio_console_create_detached(&mem, capture, on_ready, NULL);
+	assert_non_null(vc);
+	assert_int_equal(virtio_console_ops.load(vc, buf, n), 0);
+	assert_int_equal(rd(STATUS), LIVE);
+	assert_int_equal(virtio_console_rx_space(vc), VIRTIO_CONSOLE_RX_BUF - 4);
+	h = add_rx(&len, 1, &g);
+	notify(RXQ);
+	expect_used(RXQ, h, 4);
+	assert_memory_equal(ram + g, "kept", 4);
+}
+
+static void test_load_refuses(void **state)
+{
+	static uint8_t buf[8192], bad[8192];
+	uint32_t v;
+	long n;
+
+	(void)state;
+	bring_up();
+	virtio_console_rx_push(vc, (const uint8_t *)"abc", 3);
+	n = virtio_console_ops.save(vc, buf, sizeof(buf));
+	assert_true(n > 16);
+	/* Wrong sizes. */
+	assert_int_equal(virtio_console_ops.load(vc, buf, n - 1), -EINVAL);
+	assert_int_equal(virtio_console_ops.load(vc, buf, n + 1), -EINVAL);
+	assert_int_equal(virtio_console_ops.load(vc, buf, 8), -EINVAL);
+	/* Wrong version. */
+	memcpy(bad, buf, n);
+	v = 99;
+	memcpy(bad, &v, 4);
+	assert_int_equal(virtio_console_ops.load(vc, bad, n), -EINVAL);
+	/* A transport length past the end. */
+	memcpy(bad, buf, n);
+	v = 0xffffffff;
+	memcpy(bad + 4, &v, 4);
+	assert_int_equal(virtio_console_ops.load(vc, bad, n), -EINVAL);
+	/* More buffered input than the ring holds, with a length to match. */
+	memcpy(bad, buf, n);
+	v = VIRTIO_CONSOLE_RX_BUF + 1;
+	memcpy(bad + 8, &v, 4);
+	assert_int_equal(virtio_console_ops.load(vc, bad, n - 3 + v), -EINVAL);
+	/* The transport's own version. */
+	memcpy(bad, buf, n);
+	bad[16] ^= 0xff;
+	assert_int_equal(virtio_console_ops.load(vc, bad, n), -EINVAL);
+	/* None of it changed anything. */
+	assert_int_equal(virtio_console_rx_space(vc), VIRTIO_CONSOLE_RX_BUF - 3);
+	assert_int_equal(rd(STATUS), LIVE);
+}
+
+/* A device reset drops buffered input and lets reading resume. */
+static void test_device_reset(void **state)
+{
+	(void)state;
+	bring_up();
+	virtio_console_rx_push(vc, (const uint8_t *)"gone", 4);
+	virtio_console_ops.reset(vc);
+	assert_int_equal(rd(STATUS), 0);
+	assert_int_equal(virtio_console_rx_space(vc), VIRTIO_CONSOLE_RX_BUF);
+	assert_int_equal(ready_calls, 1);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_identity),
+		T(test_tx_chains_in_order),
+		T(test_tx_without_ring_features),
+		T(test_tx_indirect),
+		T(test_tx_malformed),
+		T(test_tx_broken_ring),
+		T(test_rx_into_posted_buffers),
+		T(test_rx_waits_for_buffers),
+		T(test_rx_full_and_wrap),
+		T(test_rx_before_driver),
+		T(test_rx_malformed),
+		T(test_rx_over_push),
+		T(test_save_load),
+		T(test_load_refuses),
+		T(test_device_reset),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
