@@ -385,8 +385,10 @@ static void serve(void)
 	for (;;) {
 		unsigned work = 0;
 
-		for (unsigned i = 0; i < nnet; i++)
+		for (unsigned i = 0; i < nnet; i++) {
 			work += net_rx_poll(&nets[i], net_frame_in);
+			net_tx_reclaim(&nets[i]);	/* else idle never sleeps */
+		}
 		batch_end();
 		tx_pump();
 		if (quit)
