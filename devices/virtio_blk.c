@@ -163,9 +163,17 @@ static int zero_range(struct virtio_blk *blk, uint64_t offset, uint64_t len)
 	return 0;
 }
 
-static uint8_t discard(struct virtio_blk *blk)
+#define SEGMENT_F_UNMAP 1
+
+/*
+ * DISCARD and WRITE_ZEROES both leave zeroes behind (a punched hole). Only
+ * WRITE_ZEROES may carry the unmap flag (virtio 5.2.6.2); other flags are
+ * unsupported. Every segment is checked before any is applied.
+ */
+static uint8_t discard(struct virtio_blk *blk, uint32_t type)
 {
 	const struct virtq_chain *c = &blk->chain;
+	uint32_t allowed = type == BLK_T_WRITE_ZEROES ? SEGMENT_F_UNMAP : 0;
 	uint64_t bytes = c->out_len - HEADER_BYTES;
 	struct blk_segment seg;
 
@@ -174,12 +182,16 @@ static uint8_t discard(struct virtio_blk *blk)
 		return BLK_S_IOERR;
 	for (uint64_t off = 0; off < bytes; off += SEGMENT_BYTES) {
 		virtq_copy_from_out(c, HEADER_BYTES + off, &seg, sizeof(seg));
-		uint64_t len = (uint64_t)seg.num_sectors * VIRTIO_BLK_SECTOR;
-
-		if (seg.num_sectors > MAX_DISCARD_SECTORS || !in_disk(blk, seg.sector, len) ||
-		    (seg.flags & ~1U))
+		if (seg.flags & ~allowed)
+			return BLK_S_UNSUPP;
+		if (seg.num_sectors > MAX_DISCARD_SECTORS ||
+		    !in_disk(blk, seg.sector, (uint64_t)seg.num_sectors * VIRTIO_BLK_SECTOR))
 			return BLK_S_IOERR;
-		if (zero_range(blk, seg.sector * VIRTIO_BLK_SECTOR, len) < 0)
+	}
+	for (uint64_t off = 0; off < bytes; off += SEGMENT_BYTES) {
+		virtq_copy_from_out(c, HEADER_BYTES + off, &seg, sizeof(seg));
+		if (zero_range(blk, seg.sector * VIRTIO_BLK_SECTOR,
+			       (uint64_t)seg.num_sectors * VIRTIO_BLK_SECTOR) < 0)
 			return BLK_S_IOERR;
 	}
 	return BLK_S_OK;
@@ -206,7 +218,7 @@ static uint32_t handle_request(struct virtio_blk *blk)
 	case BLK_T_FLUSH: status = fdatasync(blk->fd) == 0 ? BLK_S_OK : BLK_S_IOERR; break;
 	case BLK_T_GET_ID: status = get_id(blk, &written); break;
 	case BLK_T_DISCARD:
-	case BLK_T_WRITE_ZEROES: status = discard(blk); break;
+	case BLK_T_WRITE_ZEROES: status = discard(blk, h.type); break;
 	default: status = BLK_S_UNSUPP;
 	}
 done:
@@ -218,7 +230,6 @@ void virtio_blk_process(struct virtio_blk *blk)
 {
 	struct virtio_mmio *t = &blk->transport;
 	struct virtq *vq = &t->queues[0];
-	bool used = false;
 	int i;
 
 	/*
@@ -236,14 +247,11 @@ void virtio_blk_process(struct virtio_blk *blk)
 			break;
 		}
 		virtq_push(vq, t->mem, blk->chain.head, r == 1 ? handle_request(blk) : 0);
-		used = true;
 		/* Complete as we go: the guest can refill the ring while we serve the rest. */
 		virtio_mmio_used(t, 0);
 	}
 	if (i == vq->size)
 		virtio_mmio_kick(t, 0);
-	if (used)
-		virtio_mmio_used(t, 0);
 }
 
 static void queue_notify(void *dev, struct virtio_mmio *t, int q)

@@ -28,6 +28,10 @@ static const char usage_text[] =
 "  -n, --net tap=NAME[,mac=MAC]\n"
 	"                           a host tap interface as virtio-net (repeatable: eth0, ...);\n"
 	"                           a missing tap is created; default MAC random, locally administered\n"
+"      --console serial|virtio\n"
+	"                           where console input goes: the UART (default) or a\n"
+	"                           virtio console (hvc0; default command line then\n"
+	"                           \"" DEFAULT_CMDLINE_HVC "\")\n"
 	"      --no-acpi            no ACPI tables: MP table, and virtio_mmio.device= on the\n"
 	"                           command line for kernels built to read it\n"
 	"      --cpu-features LIST  drop or add CPUID features, e.g. -cx16,-xsave,+x2apic\n"
@@ -39,7 +43,7 @@ static const char usage_text[] =
 	"Exit status: 0 guest powered off or user quit, 1 runtime error, 2 usage\n"
 	"error, 3 guest reset or rebooted, 4 guest crashed.\n";
 
-enum { OPT_CPU_FEATURES = 256, OPT_DEBUG, OPT_NO_ACPI };
+enum { OPT_CPU_FEATURES = 256, OPT_DEBUG, OPT_NO_ACPI, OPT_CONSOLE };
 
 static const struct option long_options[] = {
 	{ "kernel", required_argument, NULL, 'k' },
@@ -50,6 +54,7 @@ static const struct option long_options[] = {
 	{ "disk", required_argument, NULL, 'd' },
 	{ "net", required_argument, NULL, 'n' },
 	{ "no-acpi", no_argument, NULL, OPT_NO_ACPI },
+	{ "console", required_argument, NULL, OPT_CONSOLE },
 	{ "cpu-features", required_argument, NULL, OPT_CPU_FEATURES },
 	{ "debug", no_argument, NULL, OPT_DEBUG },
 	{ "help", no_argument, NULL, 'h' },
@@ -179,6 +184,13 @@ static int parse_option(int opt, const char *arg, struct config *cfg)
 	case 'd': return add_disk(arg, cfg);
 	case 'n': return add_net(arg, cfg);
 	case OPT_NO_ACPI: cfg->no_acpi = true; return 0;
+	case OPT_CONSOLE:
+		if (strcmp(arg, "serial") == 0 || strcmp(arg, "virtio") == 0) {
+			cfg->virtio_console = arg[0] == 'v';
+			return 0;
+		}
+		log_msg("--console %s: expected serial or virtio", arg);
+		return -1;
 	case OPT_CPU_FEATURES: cfg->cpu_features = arg; return 0;
 	case OPT_DEBUG: cfg->debug = true; return 0;
 	case 'm':
@@ -194,12 +206,14 @@ static int parse_option(int opt, const char *arg, struct config *cfg)
 
 int cli_parse(int argc, char **argv, struct config *cfg)
 {
+	static const char default_cmdline[] = DEFAULT_CMDLINE;
+
 	int opt, rc;
 
-	*cfg = (struct config){ .cmdline = DEFAULT_CMDLINE, .mem_size = DEFAULT_MEM, .cpus = 1 };
+	*cfg = (struct config){ .cmdline = default_cmdline, .mem_size = DEFAULT_MEM, .cpus = 1 };
 	opterr = 0; /* we word the errors ourselves */
 	optind = 0; /* glibc's full reset, also of a half-read option group */
-	while ((opt = getopt_long(argc, argv, ":k:i:a:m:c:hV", long_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":k:i:a:m:c:d:n:hV", long_options, NULL)) != -1) {
 		if (opt == '?' || opt == ':') {
 			char shortopt[3] = { '-', (char)optopt, 0 };
 			const char *word = argv[optind - 1];
@@ -218,6 +232,8 @@ int cli_parse(int argc, char **argv, struct config *cfg)
 		log_msg("%s: unexpected argument (see --help)", argv[optind]);
 		return -1;
 	}
+	if (cfg->virtio_console && cfg->cmdline == default_cmdline)
+		cfg->cmdline = DEFAULT_CMDLINE_HVC;
 	if (!cfg->kernel) {
 		log_msg("--kernel: missing; a kernel to boot is required (see --help)");
 		return -1;

@@ -8,6 +8,7 @@
 #include "../devices/virtio_net.h"
 
 #define DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=-1"
+#define DEFAULT_CMDLINE_HVC "console=hvc0 reboot=k panic=-1"
 #define DEFAULT_MEM (256ULL << 20)
 #define MAX_CPUS 254 /* xAPIC IDs in the MP table are 8 bits; 255 is broadcast */
 
@@ -33,6 +34,7 @@ struct config {
 	struct net_config nets[MAX_NETS];
 	int nnets;
 	bool no_acpi;
+	bool virtio_console; /* console input to a virtio console instead of the UART */
 	bool debug;
 };
 

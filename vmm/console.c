@@ -173,6 +173,11 @@ void console_init(struct vm *vm, const struct console_frontend *frontend)
 	con->in_watched = event_loop_add(&vm->loop, con->in_fd, EPOLLIN, on_input, con) == 0;
 }
 
+void console_set_frontend(struct console *con, const struct console_frontend *frontend)
+{
+	con->frontend = *frontend;
+}
+
 void console_write(struct console *con, const uint8_t *buf, size_t len)
 {
 	while (len) {

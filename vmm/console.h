@@ -37,6 +37,8 @@ size_t console_filter(struct escape_state *st, const uint8_t *in, size_t len, ui
 
 /* Put the terminal in raw mode (if stdin is one) and serve stdin on vm->loop. */
 void console_init(struct vm *vm, const struct console_frontend *frontend);
+/* Before the event loop runs: console input goes to @frontend instead. */
+void console_set_frontend(struct console *con, const struct console_frontend *frontend);
 /* Guest output, from any thread. */
 void console_write(struct console *con, const uint8_t *buf, size_t len);
 /* The frontend has room again: resume reading stdin. Any thread. */

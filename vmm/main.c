@@ -11,6 +11,7 @@
 #include "../devices/i8042.h"
 #include "../devices/serial.h"
 #include "../devices/virtio_blk.h"
+#include "../devices/virtio_console.h"
 #include "../devices/virtio_net.h"
 #include "boot.h"
 #include "cli.h"
@@ -64,6 +65,8 @@ static void setup_signals(struct vm *vm)
 
 static void create_devices(struct vm *vm)
 {
+	struct virtio_console *vc = NULL;
+
 	i8042_create(vm);
 	if (!vm->cfg->no_acpi)
 		acpi_pm_create(vm);
@@ -71,7 +74,13 @@ static void create_devices(struct vm *vm)
 		virtio_blk_create(vm, &vm->cfg->disks[i]);
 	for (int i = 0; i < vm->cfg->nnets; i++)
 		virtio_net_create(vm, &vm->cfg->nets[i]);
+	if (vm->cfg->virtio_console)
+		vc = virtio_console_create(vm);
 	serial_create(vm); /* last: it puts the terminal in raw mode */
+	/* The UART keeps printing early boot output; input goes to one device. */
+	if (vc)
+		console_set_frontend(vm->console, &(struct console_frontend){
+			virtio_console_rx_space, virtio_console_rx_push, vc });
 }
 
 int main(int argc, char **argv)

@@ -140,6 +140,31 @@ test_echo() {
 	expect_rc echo 3
 }
 
+# --console virtio: output through hvc reaches stdout, stdin reaches the guest through it.
+test_virtio_console() {
+	local fifo=$OUT/vconsole.in
+	mkfifo "$fifo"
+	timeout -k 5 "$TIMEOUT" "$VMM" --kernel "$GUEST" --console virtio --cmdline "test=vconsole" \
+		<"$fifo" >"$OUT/vconsole.out" 2>"$OUT/vconsole.err" &
+	local pid=$!
+	exec 3>"$fifo"
+	if wait_for "$OUT/vconsole.out" '^minitest: vconsole ready' "$TIMEOUT"; then
+		printf 'hello through hvc\r' >&3
+		# Beyond the UART's 16-byte FIFO and a few receive buffers at once.
+		printf '%s\r' "$(head -c 200 /dev/zero | tr '\0' v)" >&3
+		printf 'quit\r' >&3
+	fi
+	wait "$pid"
+	echo $? >"$OUT/vconsole.rc"
+	exec 3>&-
+	expect_out vconsole "^minitest: hvc hello\$"
+	expect_out vconsole "^minitest: hvc echo hello through hvc\$"
+	expect_out vconsole "^minitest: hvc echo v{200}\$"
+	expect_out vconsole "^minitest: result ok\$"
+	expect_rc vconsole 0
+	bad console-kind 2 "--console tty: expected serial or virtio" --kernel "$GUEST" --console tty
+}
+
 test_quit_and_signals() {
 	local fifo=$OUT/quit.in
 	mkfifo "$fifo"
@@ -238,6 +263,7 @@ test_paravirt
 test_e820
 test_cmdline
 test_echo
+test_virtio_console
 test_quit_and_signals
 test_triple_fault
 test_bad_input
@@ -247,6 +273,6 @@ test_acpi_power
 test_disk_lock
 test_disk_bad_input
 test_net
-# test_net_hostile  (enabled once minitest has test=nethostile)
+test_net_hostile
 test_net_bad_input
 summary
