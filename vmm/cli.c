@@ -14,6 +14,7 @@
 
 static const char usage_text[] =
 	"Usage: minivmm --kernel BZIMAGE [options]\n"
+	"       minivmm --restore SNAPSHOT_DIR [options]\n"
 	"Boot a Linux kernel (bzImage) in a KVM virtual machine.\n"
 	"\n"
 	"  -k, --kernel PATH        kernel to boot (bzImage, boot protocol 2.06 or later)\n"
@@ -32,6 +33,12 @@ static const char usage_text[] =
 	"                           where console input goes: the UART (default) or a\n"
 	"                           virtio console (hvc0; default command line then\n"
 	"                           \"" DEFAULT_CMDLINE_HVC "\")\n"
+"  -M, --monitor PATH       a control socket (see docs/monitor.md): stop, cont,\n"
+	"                           savevm, loadvm, system_powerdown, quit, ...\n"
+	"      --snapshot-dir DIR   where savevm keeps snapshots (default: the first\n"
+	"                           disk's directory, else the working directory)\n"
+	"      --restore DIR        start from a snapshot directory (DIR/NAME) instead of\n"
+	"                           booting; give the same --mem, --cpus and devices\n"
 	"      --no-acpi            no ACPI tables: MP table, and virtio_mmio.device= on the\n"
 	"                           command line for kernels built to read it\n"
 	"      --cpu-features LIST  drop or add CPUID features, e.g. -cx16,-xsave,+x2apic\n"
@@ -43,7 +50,7 @@ static const char usage_text[] =
 	"Exit status: 0 guest powered off or user quit, 1 runtime error, 2 usage\n"
 	"error, 3 guest reset or rebooted, 4 guest crashed.\n";
 
-enum { OPT_CPU_FEATURES = 256, OPT_DEBUG, OPT_NO_ACPI, OPT_CONSOLE };
+enum { OPT_CPU_FEATURES = 256, OPT_DEBUG, OPT_NO_ACPI, OPT_CONSOLE, OPT_SNAPSHOT_DIR, OPT_RESTORE };
 
 static const struct option long_options[] = {
 	{ "kernel", required_argument, NULL, 'k' },
@@ -55,6 +62,9 @@ static const struct option long_options[] = {
 	{ "net", required_argument, NULL, 'n' },
 	{ "no-acpi", no_argument, NULL, OPT_NO_ACPI },
 	{ "console", required_argument, NULL, OPT_CONSOLE },
+	{ "monitor", required_argument, NULL, 'M' },
+	{ "snapshot-dir", required_argument, NULL, OPT_SNAPSHOT_DIR },
+	{ "restore", required_argument, NULL, OPT_RESTORE },
 	{ "cpu-features", required_argument, NULL, OPT_CPU_FEATURES },
 	{ "debug", no_argument, NULL, OPT_DEBUG },
 	{ "help", no_argument, NULL, 'h' },
@@ -184,6 +194,9 @@ static int parse_option(int opt, const char *arg, struct config *cfg)
 	case 'd': return add_disk(arg, cfg);
 	case 'n': return add_net(arg, cfg);
 	case OPT_NO_ACPI: cfg->no_acpi = true; return 0;
+	case 'M': cfg->monitor = arg; return 0;
+	case OPT_SNAPSHOT_DIR: cfg->snapshot_dir = arg; return 0;
+	case OPT_RESTORE: cfg->restore = arg; return 0;
 	case OPT_CONSOLE:
 		if (strcmp(arg, "serial") == 0 || strcmp(arg, "virtio") == 0) {
 			cfg->virtio_console = arg[0] == 'v';
@@ -213,7 +226,7 @@ int cli_parse(int argc, char **argv, struct config *cfg)
 	*cfg = (struct config){ .cmdline = default_cmdline, .mem_size = DEFAULT_MEM, .cpus = 1 };
 	opterr = 0; /* we word the errors ourselves */
 	optind = 0; /* glibc's full reset, also of a half-read option group */
-	while ((opt = getopt_long(argc, argv, ":k:i:a:m:c:d:n:hV", long_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":k:i:a:m:c:d:n:M:hV", long_options, NULL)) != -1) {
 		if (opt == '?' || opt == ':') {
 			char shortopt[3] = { '-', (char)optopt, 0 };
 			const char *word = argv[optind - 1];
@@ -234,7 +247,7 @@ int cli_parse(int argc, char **argv, struct config *cfg)
 	}
 	if (cfg->virtio_console && cfg->cmdline == default_cmdline)
 		cfg->cmdline = DEFAULT_CMDLINE_HVC;
-	if (!cfg->kernel) {
+	if (!cfg->kernel && !cfg->restore) {
 		log_msg("--kernel: missing; a kernel to boot is required (see --help)");
 		return -1;
 	}

@@ -35,6 +35,9 @@ struct config {
 	int nnets;
 	bool no_acpi;
 	bool virtio_console; /* console input to a virtio console instead of the UART */
+	const char *monitor;	  /* control socket path */
+	const char *snapshot_dir; /* where savevm writes (default: by the first disk, or .) */
+	const char *restore;	  /* start from this snapshot directory */
 	bool debug;
 };
 

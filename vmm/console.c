@@ -165,12 +165,12 @@ void console_init(struct vm *vm, const struct console_frontend *frontend)
 				 .out_fd = STDOUT_FILENO };
 	con->ready_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (con->ready_fd < 0 ||
-	    event_loop_add(&vm->loop, con->ready_fd, EPOLLIN, on_ready, con) < 0)
+	    event_loop_add_control(&vm->loop, con->ready_fd, EPOLLIN, on_ready, con) < 0)
 		die(EXIT_RUNTIME, "console: %s", strerror(errno));
 	vm->console = con;
 	enter_raw_mode();
 	/* stdin that epoll cannot watch (/dev/null, a regular file) simply gives no input. */
-	con->in_watched = event_loop_add(&vm->loop, con->in_fd, EPOLLIN, on_input, con) == 0;
+	con->in_watched = event_loop_add_control(&vm->loop, con->in_fd, EPOLLIN, on_input, con) == 0;
 }
 
 void console_set_frontend(struct console *con, const struct console_frontend *frontend)

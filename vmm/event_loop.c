@@ -22,28 +22,63 @@ static struct event_handler *find(struct event_loop *loop, int fd)
 	return NULL;
 }
 
-int event_loop_add(struct event_loop *loop, int fd, uint32_t events, event_fn fn, void *opaque)
+/* What epoll should watch for now: nothing for a device while paused. */
+static uint32_t effective(const struct event_loop *loop, const struct event_handler *h)
+{
+	return loop->paused && !h->control ? 0 : h->events;
+}
+
+static int add(struct event_loop *loop, int fd, uint32_t events, event_fn fn, void *opaque,
+	       bool control)
 {
 	struct event_handler *h = find(loop, -1);
 
 	if (!h)
 		return -ENOSPC;
-	struct epoll_event ev = { .events = events, .data.ptr = h };
+	*h = (struct event_handler){ fd, fn, opaque, events, control };
+	struct epoll_event ev = { .events = effective(loop, h), .data.ptr = h };
 
-	if (epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
+	if (epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		h->fd = -1;
 		return -errno;
-	*h = (struct event_handler){ fd, fn, opaque };
+	}
 	return 0;
+}
+
+int event_loop_add(struct event_loop *loop, int fd, uint32_t events, event_fn fn, void *opaque)
+{
+	return add(loop, fd, events, fn, opaque, false);
+}
+
+int event_loop_add_control(struct event_loop *loop, int fd, uint32_t events, event_fn fn,
+			   void *opaque)
+{
+	return add(loop, fd, events, fn, opaque, true);
+}
+
+static int apply(struct event_loop *loop, struct event_handler *h)
+{
+	struct epoll_event ev = { .events = effective(loop, h), .data.ptr = h };
+
+	return epoll_ctl(loop->epoll_fd, EPOLL_CTL_MOD, h->fd, &ev) < 0 ? -errno : 0;
 }
 
 int event_loop_modify(struct event_loop *loop, int fd, uint32_t events)
 {
 	struct event_handler *h = find(loop, fd);
-	struct epoll_event ev = { .events = events, .data.ptr = h };
 
 	if (!h)
 		return -ENOENT;
-	return epoll_ctl(loop->epoll_fd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
+	h->events = events;
+	return apply(loop, h);
+}
+
+void event_loop_pause_devices(struct event_loop *loop, bool paused)
+{
+	loop->paused = paused;
+	for (int i = 0; i < EVENT_LOOP_MAX_HANDLERS; i++)
+		if (loop->handlers[i].fd >= 0 && !loop->handlers[i].control)
+			apply(loop, &loop->handlers[i]);
 }
 
 void event_loop_remove(struct event_loop *loop, int fd)
@@ -70,8 +105,9 @@ int event_loop_run(struct event_loop *loop)
 		for (int i = 0; i < n && !loop->quit; i++) {
 			struct event_handler *h = events[i].data.ptr;
 
-			/* A handler earlier in this batch may have removed this one. */
-			if (h->fd >= 0)
+			/* A handler earlier in this batch may have removed this one,
+			 * or paused the devices. */
+			if (h->fd >= 0 && (h->control || !loop->paused))
 				h->fn(h->opaque, events[i].events);
 		}
 	}

@@ -17,6 +17,9 @@
 #include "cli.h"
 #include "console.h"
 #include "log.h"
+#include "machine_state.h"
+#include "monitor.h"
+#include "snapshot.h"
 #include "vm.h"
 
 static void on_exit_request(void *opaque, uint32_t events)
@@ -58,9 +61,27 @@ static void setup_signals(struct vm *vm)
 	sigdelset(&set, SIGUSR1);
 	vm->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (vm->signal_fd < 0 ||
-	    event_loop_add(&vm->loop, vm->signal_fd, EPOLLIN, on_signal, vm) < 0 ||
-	    event_loop_add(&vm->loop, vm->exit_eventfd, EPOLLIN, on_exit_request, vm) < 0)
+	    event_loop_add_control(&vm->loop, vm->signal_fd, EPOLLIN, on_signal, vm) < 0 ||
+	    event_loop_add_control(&vm->loop, vm->exit_eventfd, EPOLLIN, on_exit_request, vm) < 0)
 		die(EXIT_RUNTIME, "signals: %s", strerror(errno));
+}
+
+/* Beside the first disk image, where a user looks for it; else the working directory. */
+static const char *default_snapshot_dir(const struct config *cfg)
+{
+	const char *slash;
+	char *dir;
+
+	if (cfg->snapshot_dir)
+		return cfg->snapshot_dir;
+	if (cfg->ndisks == 0 || !(slash = strrchr(cfg->disks[0].path, '/')))
+		return ".";
+	if (slash == cfg->disks[0].path)
+		return "/";
+	dir = strndup(cfg->disks[0].path, slash - cfg->disks[0].path); /* lives with the VM */
+	if (!dir)
+		die(EXIT_RUNTIME, "out of memory");
+	return dir;
 }
 
 static void create_devices(struct vm *vm)
@@ -87,7 +108,8 @@ int main(int argc, char **argv)
 {
 	struct config cfg;
 	struct vm vm;
-	struct boot_info boot;
+	struct monitor mon = { .listen_fd = -1 };
+	struct boot_info boot = { 0 };
 	int rc = cli_parse(argc, argv, &cfg);
 
 	if (rc)
@@ -97,9 +119,18 @@ int main(int argc, char **argv)
 	vm_create(&vm, &cfg);
 	setup_signals(&vm);
 	create_devices(&vm);
+	vm.snapshot_dir = default_snapshot_dir(&cfg);
 	/* After the devices: the firmware tables describe them. */
-	boot_load(&vm, &boot);
+	if (!cfg.restore)
+		boot_load(&vm, &boot);
 	vcpus_create(&vm, boot.entry, boot.boot_params);
+	machine_state_init(&vm);
+	if (cfg.restore)
+		snapshot_restore_at_start(&vm, cfg.restore);
+	else
+		vm_record_power_on(&vm);
+	if (cfg.monitor)
+		monitor_init(&mon, &vm, cfg.monitor);
 
 	vcpus_start(&vm);
 	if (event_loop_run(&vm.loop) < 0)
@@ -108,6 +139,7 @@ int main(int argc, char **argv)
 
 	int status = atomic_load(&vm.exit_status);
 
+	monitor_destroy(&mon);
 	console_destroy(vm.console);
 	vm_destroy(&vm);
 	return status;

@@ -168,6 +168,69 @@ static void handle_exit(struct vcpu *vcpu)
 	}
 }
 
+/*
+ * Hold this vCPU until the pause ends. Only ever called after KVM_RUN came
+ * back with EINTR, so any I/O the last exit left pending is complete and the
+ * registers are what a snapshot should record.
+ */
+static void park(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->parked++;
+	pthread_cond_broadcast(&vm->pause_cond);
+	while (atomic_load(&vm->pause_requested) && !vm_exiting(vm))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	vm->parked--;
+	if (!vm_exiting(vm))
+		vcpu->run->immediate_exit = 0;
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+static void kick(struct vcpu *vcpu)
+{
+	/* immediate_exit covers a kick that lands just before KVM_RUN. */
+	vcpu->run->immediate_exit = 1;
+	pthread_kill(vcpu->thread, KICK_SIGNAL);
+}
+
+int vm_pause(struct vm *vm)
+{
+	if (vm->paused)
+		return 0;
+	pthread_mutex_lock(&vm->pause_lock);
+	atomic_store(&vm->pause_requested, true);
+	for (int i = 0; i < vm->ncpus; i++)
+		if (vm->vcpus[i].thread_started)
+			kick(&vm->vcpus[i]);
+	while (vm->parked < vm->ncpus && !vm_exiting(vm))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	pthread_mutex_unlock(&vm->pause_lock);
+	event_loop_pause_devices(&vm->loop, true);
+	vm->paused = true;
+	if (ioctl(vm->vm_fd, KVM_GET_CLOCK, &vm->clock) < 0)
+		return -errno;
+	return 0;
+}
+
+void vm_resume(struct vm *vm)
+{
+	struct kvm_clock_data clock = { .clock = vm->clock.clock };
+
+	if (!vm->paused)
+		return;
+	/* The guest's clock goes on from where it stopped, not from now. */
+	if (ioctl(vm->vm_fd, KVM_SET_CLOCK, &clock) < 0)
+		log_msg("KVM_SET_CLOCK: %s (the guest clock jumps)", strerror(errno));
+	event_loop_pause_devices(&vm->loop, false);
+	vm->paused = false;
+	pthread_mutex_lock(&vm->pause_lock);
+	atomic_store(&vm->pause_requested, false);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
@@ -183,8 +246,11 @@ static void *vcpu_thread(void *arg)
 			handle_exit(vcpu);
 			continue;
 		}
-		if (errno == EINTR || errno == EAGAIN)
+		if (errno == EINTR || errno == EAGAIN) {
+			if (atomic_load(&vcpu->vm->pause_requested))
+				park(vcpu);
 			continue;
+		}
 		log_msg("vCPU %d: KVM_RUN: %s", vcpu->index, strerror(errno));
 		dump_registers(vcpu);
 		vm_request_exit(vcpu->vm, EXIT_CRASH);
@@ -219,11 +285,8 @@ void vcpus_stop(struct vm *vm)
 	for (int i = 0; i < vm->ncpus; i++) {
 		struct vcpu *vcpu = &vm->vcpus[i];
 
-		if (!vcpu->thread_started)
-			continue;
-		/* immediate_exit covers a kick that lands just before KVM_RUN. */
-		vcpu->run->immediate_exit = 1;
-		pthread_kill(vcpu->thread, KICK_SIGNAL);
+		if (vcpu->thread_started)
+			kick(vcpu);
 	}
 	for (int i = 0; i < vm->ncpus; i++) {
 		if (vm->vcpus[i].thread_started)

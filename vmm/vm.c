@@ -148,6 +148,8 @@ void vm_create(struct vm *vm, const struct config *cfg)
 	vm->ncpus = cfg->cpus;
 	vm->kvm_fd = vm->vm_fd = vm->exit_eventfd = vm->signal_fd = -1;
 	atomic_init(&vm->exit_status, EXIT_STATUS_RUNNING);
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
 
 	check_mem(cfg);
 	open_kvm(vm);
@@ -171,9 +173,14 @@ void vm_request_exit(struct vm *vm, int status)
 	int running = EXIT_STATUS_RUNNING;
 	uint64_t one = 1;
 
-	if (atomic_compare_exchange_strong(&vm->exit_status, &running, status))
-		if (write(vm->exit_eventfd, &one, sizeof(one)) < 0)
-			log_debug("exit eventfd: %s", strerror(errno));
+	if (!atomic_compare_exchange_strong(&vm->exit_status, &running, status))
+		return;
+	if (write(vm->exit_eventfd, &one, sizeof(one)) < 0)
+		log_debug("exit eventfd: %s", strerror(errno));
+	/* Parked vCPUs must see the exit too. */
+	pthread_mutex_lock(&vm->pause_lock);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
 }
 
 bool vm_exiting(struct vm *vm)
@@ -242,6 +249,8 @@ void vm_destroy(struct vm *vm)
 	bus_destroy(&vm->mmio);
 	free(vm->cpuid);
 	vm->cpuid = NULL;
+	free(vm->power_on_vm);
+	free(vm->power_on_vcpus);
 	if (vm->exit_eventfd >= 0)
 		close(vm->exit_eventfd);
 	if (vm->signal_fd >= 0)

@@ -25,6 +25,9 @@
 
 struct vm;
 struct console;
+struct ged;
+struct vm_state;
+struct vcpu_state;
 
 struct vcpu {
 	struct vm *vm;
@@ -57,6 +60,22 @@ struct vm {
 	int exit_eventfd; /* written when exit_status is first set */
 	int signal_fd;
 	atomic_int exit_status;
+
+	/* Pause: vCPUs park on pause_cond; devices stop with the event loop's device fds. */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	atomic_bool pause_requested;
+	int parked;		       /* vCPUs parked, under pause_lock */
+	bool paused;		       /* as the monitor reports it; I/O thread only */
+	struct kvm_clock_data clock;   /* guest clock when paused */
+
+	/* Snapshots */
+	uint32_t saved_msrs[256];      /* MSRs KVM reads back, found at start */
+	int nsaved_msrs;
+	struct ged *ged;	       /* the ACPI power button, or NULL */
+	const char *snapshot_dir;      /* where savevm writes */
+	struct vm_state *power_on_vm;  /* for system_reset; NULL when restored */
+	struct vcpu_state *power_on_vcpus;
 	_Atomic uint8_t unhandled_pio_seen[65536 / 8];
 	atomic_int unhandled_mmio_logged;
 };
@@ -85,5 +104,11 @@ void vm_destroy(struct vm *vm);
 void vcpus_create(struct vm *vm, uint64_t entry, uint64_t boot_params);
 void vcpus_start(struct vm *vm);
 void vcpus_stop(struct vm *vm);
+/* Take every vCPU out of KVM_RUN and hold it there; stop device work; freeze the clock.
+ * I/O thread only. Returns 0, or -errno if KVM refused the clock. */
+int vm_pause(struct vm *vm);
+void vm_resume(struct vm *vm);
+/* In reset.c: record the state system_reset returns to (after vCPU setup). */
+void vm_record_power_on(struct vm *vm);
 
 #endif

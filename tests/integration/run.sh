@@ -257,6 +257,7 @@ test_bad_input() {
 
 . "$here/blk_tests.sh"
 . "$here/net_tests.sh"
+. "$here/monitor_basic_tests.sh"
 
 test_smp
 test_paravirt
@@ -275,4 +276,5 @@ test_disk_bad_input
 test_net
 test_net_hostile
 test_net_bad_input
+test_monitor_echo_restore
 summary

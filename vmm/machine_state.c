@@ -1,0 +1,192 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "log.h"
+#include "machine_state.h"
+#include "vm.h"
+
+#define FAIL(name)                                                                 \
+	do {                                                                       \
+		snprintf(why, whylen, "%s: %s", name, strerror(errno));            \
+		return -1;                                                         \
+	} while (0)
+
+/* One MSR read on vCPU 0: KVM_GET_MSRS stops at the first it cannot read. */
+static bool msr_readable(struct vm *vm, uint32_t index)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry entry;
+	} m = { .hdr.nmsrs = 1, .entry.index = index };
+
+	return ioctl(vm->vcpus[0].fd, KVM_GET_MSRS, &m) == 1;
+}
+
+void machine_state_init(struct vm *vm)
+{
+	struct kvm_msr_list probe = { .nmsrs = 0 };
+	struct kvm_msr_list *list;
+
+	/* The first call fails with E2BIG and says how many there are. */
+	ioctl(vm->kvm_fd, KVM_GET_MSR_INDEX_LIST, &probe);
+	list = calloc(1, sizeof(*list) + probe.nmsrs * sizeof(list->indices[0]));
+	if (!list)
+		die(EXIT_RUNTIME, "snapshot: out of memory");
+	list->nmsrs = probe.nmsrs;
+	if (ioctl(vm->kvm_fd, KVM_GET_MSR_INDEX_LIST, list) < 0)
+		die(EXIT_RUNTIME, "KVM_GET_MSR_INDEX_LIST: %s", strerror(errno));
+	vm->nsaved_msrs = 0;
+	for (uint32_t i = 0; i < list->nmsrs && vm->nsaved_msrs < MAX_SAVED_MSRS; i++)
+		if (msr_readable(vm, list->indices[i]))
+			vm->saved_msrs[vm->nsaved_msrs++] = list->indices[i];
+	free(list);
+}
+
+static int save_msrs(struct vcpu *vcpu, struct vcpu_state *s, char *why, size_t whylen)
+{
+	struct vm *vm = vcpu->vm;
+	struct kvm_msrs *m = calloc(1, sizeof(*m) + vm->nsaved_msrs * sizeof(m->entries[0]));
+	int n;
+
+	if (!m)
+		FAIL("MSRs");
+	m->nmsrs = vm->nsaved_msrs;
+	for (int i = 0; i < vm->nsaved_msrs; i++)
+		m->entries[i].index = vm->saved_msrs[i];
+	n = ioctl(vcpu->fd, KVM_GET_MSRS, m);
+	if (n != vm->nsaved_msrs) {
+		free(m);
+		snprintf(why, whylen, "KVM_GET_MSRS: read %d of %d", n, vm->nsaved_msrs);
+		return -1;
+	}
+	s->nmsrs = n;
+	memcpy(s->msrs, m->entries, n * sizeof(m->entries[0]));
+	free(m);
+	return 0;
+}
+
+/*
+ * KVM_SET_MSRS stops at the first MSR it refuses. A few KVM reads back but
+ * does not take from userspace; skip those one by one rather than fail.
+ */
+static int load_msrs(struct vcpu *vcpu, const struct vcpu_state *s, char *why, size_t whylen)
+{
+	struct kvm_msrs *m;
+	uint32_t done = 0;
+
+	if (s->nmsrs > MAX_SAVED_MSRS) {
+		snprintf(why, whylen, "vCPU %d: %u MSRs in the snapshot", vcpu->index, s->nmsrs);
+		return -1;
+	}
+	m = calloc(1, sizeof(*m) + s->nmsrs * sizeof(m->entries[0]));
+	if (!m)
+		FAIL("MSRs");
+	while (done < s->nmsrs) {
+		m->nmsrs = s->nmsrs - done;
+		memcpy(m->entries, s->msrs + done, m->nmsrs * sizeof(m->entries[0]));
+		int n = ioctl(vcpu->fd, KVM_SET_MSRS, m);
+
+		if (n < 0)
+			break;
+		done += n;
+		if (done < s->nmsrs) {
+			log_debug("vCPU %d: MSR %#x not restored", vcpu->index,
+				  s->msrs[done].index);
+			done++;
+		}
+	}
+	free(m);
+	if (done < s->nmsrs)
+		FAIL("KVM_SET_MSRS");
+	return 0;
+}
+
+int vcpu_state_save(struct vcpu *vcpu, struct vcpu_state *s, char *why, size_t whylen)
+{
+	int fd = vcpu->fd;
+
+	memset(s, 0, sizeof(*s));
+	s->version = VCPU_STATE_VERSION;
+	s->has_xsave = ioctl(fd, KVM_GET_XSAVE, &s->xsave) == 0;
+	if (ioctl(fd, KVM_GET_REGS, &s->regs) < 0)
+		FAIL("KVM_GET_REGS");
+	if (ioctl(fd, KVM_GET_SREGS, &s->sregs) < 0)
+		FAIL("KVM_GET_SREGS");
+	if (ioctl(fd, KVM_GET_FPU, &s->fpu) < 0)
+		FAIL("KVM_GET_FPU");
+	if (s->has_xsave && ioctl(fd, KVM_GET_XCRS, &s->xcrs) < 0)
+		FAIL("KVM_GET_XCRS");
+	if (ioctl(fd, KVM_GET_LAPIC, &s->lapic) < 0)
+		FAIL("KVM_GET_LAPIC");
+	if (ioctl(fd, KVM_GET_VCPU_EVENTS, &s->events) < 0)
+		FAIL("KVM_GET_VCPU_EVENTS");
+	if (ioctl(fd, KVM_GET_MP_STATE, &s->mp_state) < 0)
+		FAIL("KVM_GET_MP_STATE");
+	if (ioctl(fd, KVM_GET_DEBUGREGS, &s->debugregs) < 0)
+		FAIL("KVM_GET_DEBUGREGS");
+	return save_msrs(vcpu, s, why, whylen);
+}
+
+/* The order QEMU and Firecracker use: MSRs before the LAPIC (its base), MP state late. */
+int vcpu_state_load(struct vcpu *vcpu, const struct vcpu_state *s, char *why, size_t whylen)
+{
+	int fd = vcpu->fd;
+
+	if (ioctl(fd, KVM_SET_SREGS, &s->sregs) < 0)
+		FAIL("KVM_SET_SREGS");
+	if (ioctl(fd, KVM_SET_REGS, &s->regs) < 0)
+		FAIL("KVM_SET_REGS");
+	if (s->has_xsave) {
+		if (ioctl(fd, KVM_SET_XSAVE, &s->xsave) < 0)
+			FAIL("KVM_SET_XSAVE");
+		if (ioctl(fd, KVM_SET_XCRS, &s->xcrs) < 0)
+			FAIL("KVM_SET_XCRS");
+	} else if (ioctl(fd, KVM_SET_FPU, &s->fpu) < 0) {
+		FAIL("KVM_SET_FPU");
+	}
+	if (load_msrs(vcpu, s, why, whylen) < 0)
+		return -1;
+	if (ioctl(fd, KVM_SET_LAPIC, &s->lapic) < 0)
+		FAIL("KVM_SET_LAPIC");
+	if (ioctl(fd, KVM_SET_VCPU_EVENTS, &s->events) < 0)
+		FAIL("KVM_SET_VCPU_EVENTS");
+	if (ioctl(fd, KVM_SET_MP_STATE, &s->mp_state) < 0)
+		FAIL("KVM_SET_MP_STATE");
+	if (ioctl(fd, KVM_SET_DEBUGREGS, &s->debugregs) < 0)
+		FAIL("KVM_SET_DEBUGREGS");
+	return 0;
+}
+
+int vm_state_save(struct vm *vm, struct vm_state *s, char *why, size_t whylen)
+{
+	memset(s, 0, sizeof(*s));
+	s->version = VM_STATE_VERSION;
+	s->pic_master.chip_id = KVM_IRQCHIP_PIC_MASTER;
+	s->pic_slave.chip_id = KVM_IRQCHIP_PIC_SLAVE;
+	s->ioapic.chip_id = KVM_IRQCHIP_IOAPIC;
+	if (ioctl(vm->vm_fd, KVM_GET_IRQCHIP, &s->pic_master) < 0 ||
+	    ioctl(vm->vm_fd, KVM_GET_IRQCHIP, &s->pic_slave) < 0 ||
+	    ioctl(vm->vm_fd, KVM_GET_IRQCHIP, &s->ioapic) < 0)
+		FAIL("KVM_GET_IRQCHIP");
+	if (ioctl(vm->vm_fd, KVM_GET_PIT2, &s->pit) < 0)
+		FAIL("KVM_GET_PIT2");
+	/* Paused: the clock the guest stopped at. */
+	s->clock = vm->clock;
+	return 0;
+}
+
+int vm_state_load(struct vm *vm, const struct vm_state *s, char *why, size_t whylen)
+{
+	if (ioctl(vm->vm_fd, KVM_SET_IRQCHIP, &s->pic_master) < 0 ||
+	    ioctl(vm->vm_fd, KVM_SET_IRQCHIP, &s->pic_slave) < 0 ||
+	    ioctl(vm->vm_fd, KVM_SET_IRQCHIP, &s->ioapic) < 0)
+		FAIL("KVM_SET_IRQCHIP");
+	if (ioctl(vm->vm_fd, KVM_SET_PIT2, &s->pit) < 0)
+		FAIL("KVM_SET_PIT2");
+	/* vm_resume() sets the clock from here. */
+	vm->clock = s->clock;
+	return 0;
+}
