@@ -53,3 +53,24 @@ test_monitor_echo_restore() {
 	bad restore-devices 1 "--restore .*devices" --restore "$d/e1" --cpus 2
 	bad restore-missing 1 "--restore .*nonexistent" --restore "$d/nonexistent" --cpus 2
 }
+
+# system_reset boots the guest again in the same process, every vCPU included.
+test_monitor_reset() {
+	local sock=$OUT/mon-reset.sock
+	timeout -k 5 "$TIMEOUT" "$VMM" --kernel "$GUEST" --cpus 2 --monitor "$sock" \
+		--cmdline "test=echo" </dev/null >"$OUT/mon-reset.out" 2>"$OUT/mon-reset.err" &
+	local pid=$!
+	wait_for "$OUT/mon-reset.out" '^minitest: echo ready' "$TIMEOUT"
+	printf 'system_reset\n' | timeout 30 socat -t 10 - "UNIX-CONNECT:$sock" >/dev/null 2>&1
+	local i
+	for ((i = 0; i < 600; i++)); do
+		[ "$(grep -c '^minitest: echo ready' "$OUT/mon-reset.out")" -ge 2 ] && break
+		sleep 0.1
+	done
+	expect_eq "$(grep -c '^minitest: cpus online 2$' "$OUT/mon-reset.out")" 2 \
+		"system_reset: the guest boots again with both vCPUs"
+	printf 'quit\n' | timeout 30 socat -t 10 - "UNIX-CONNECT:$sock" >/dev/null 2>&1
+	wait "$pid"
+	echo $? >"$OUT/mon-reset.rc"
+	expect_rc mon-reset 0
+}

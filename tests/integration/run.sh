@@ -277,4 +277,5 @@ test_net
 test_net_hostile
 test_net_bad_input
 test_monitor_echo_restore
+test_monitor_reset
 summary
