@@ -93,9 +93,9 @@ static bool tag_char_ok(char ch)
 
 bool snap_tag_valid(const char *tag)
 {
-	size_t n = strnlen(tag, SNAP_TAG_LEN);
+	size_t n = strnlen(tag, SNAP_TAG_LEN + 1);
 
-	if (n == 0 || n >= SNAP_TAG_LEN)
+	if (n == 0 || n > SNAP_TAG_LEN)
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if (!tag_char_ok(tag[i]))
@@ -114,7 +114,7 @@ static bool disk_tag_valid(const uint8_t *t)
 
 	while (n < SNAP_TAG_LEN && t[n])
 		n++;
-	if (n == 0 || n == SNAP_TAG_LEN)
+	if (n == 0)
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if (!tag_char_ok((char)t[i]))
@@ -129,7 +129,7 @@ static bool disk_tag_is(const uint8_t *t, const char *tag)
 {
 	uint8_t want[SNAP_TAG_LEN] = { 0 };
 
-	memcpy(want, tag, strnlen(tag, SNAP_TAG_LEN - 1));
+	memcpy(want, tag, strnlen(tag, SNAP_TAG_LEN));
 	return memcmp(t, want, SNAP_TAG_LEN) == 0;
 }
 
@@ -345,6 +345,7 @@ static int check_end(const uint8_t *buf, size_t len, size_t pos, const struct ra
 static int check_section(const uint8_t *buf, size_t len, size_t pos, struct raw_section *s,
 			 char *why, size_t whylen)
 {
+	char tag[SNAP_TAG_LEN + 1] = { 0 }; /* a 16-character tag has no NUL on disk */
 	struct raw_section prev;
 	uint32_t crc;
 
@@ -354,18 +355,18 @@ static int check_section(const uint8_t *buf, size_t len, size_t pos, struct raw_
 	decode_section(buf + pos, s);
 	if (!disk_tag_valid(s->tag))
 		return refuse(why, whylen, "section at offset %zu: malformed tag", pos);
+	memcpy(tag, s->tag, SNAP_TAG_LEN);
 	if (s->len > len - pos - SNAP_SECTION_HDR_LEN)
 		return refuse(why, whylen, "section \"%s\" at offset %zu: length %" PRIu64
-			      " overruns the file (%zu bytes left)", (const char *)s->tag, pos,
-			      s->len, len - pos - SNAP_SECTION_HDR_LEN);
+			      " overruns the file (%zu bytes left)", tag, pos, s->len,
+			      len - pos - SNAP_SECTION_HDR_LEN);
 	crc = snap_crc32(0, s->data, s->len);
 	if (crc != s->crc)
 		return refuse(why, whylen, "section \"%s\" at offset %zu: CRC mismatch (stored 0x%08"
-			      PRIx32 ", computed 0x%08" PRIx32 ")", (const char *)s->tag, pos,
-			      s->crc, crc);
-	if (find_raw(buf, SNAP_HEADER_LEN, pos, (const char *)s->tag, &prev))
-		return refuse(why, whylen, "section \"%s\" appears twice (again at offset %zu)",
-			      (const char *)s->tag, pos);
+			      PRIx32 ", computed 0x%08" PRIx32 ")", tag, pos, s->crc, crc);
+	if (find_raw(buf, SNAP_HEADER_LEN, pos, tag, &prev))
+		return refuse(why, whylen, "section \"%s\" appears twice (again at offset %zu)", tag,
+			      pos);
 	return 0;
 }
 
@@ -427,7 +428,7 @@ bool snap_reader_next(const struct snap_reader *r, size_t *it, struct snap_secti
 		return false;
 	decode_section(r->buf + pos, &s);
 	memcpy(sec->tag, s.tag, SNAP_TAG_LEN);
-	sec->tag[SNAP_TAG_LEN - 1] = '\0';
+	sec->tag[SNAP_TAG_LEN] = '\0';
 	sec->version = s.version;
 	sec->data = s.data;
 	sec->len = (size_t)s.len;

@@ -16,7 +16,7 @@
 #define SNAP_FORMAT_VERSION 1
 #define SNAP_HEADER_LEN 16	   /* magic, u32 format version, u32 flags */
 #define SNAP_SECTION_HDR_LEN 32 /* tag[16], u32 version, u64 length, u32 crc */
-#define SNAP_TAG_LEN 16		   /* on disk, NUL-padded; at most 15 characters */
+#define SNAP_TAG_LEN 16		   /* on disk: 1-16 characters, NUL-padded (no NUL if 16) */
 #define SNAP_END_TAG "end"	   /* reserved: callers cannot write it */
 #define SNAP_END_VERSION 1
 #define SNAP_END_LEN 8		   /* u32 section count, u32 CRC of every byte before */
@@ -26,7 +26,7 @@
 /* CRC-32 (IEEE 802.3, as zlib's crc32): start with crc = 0, feed pieces in order. */
 uint32_t snap_crc32(uint32_t crc, const void *buf, size_t len);
 
-/* A tag is 1-15 characters of [A-Za-z0-9._-]; true if @tag is one. */
+/* A tag is 1-16 characters of [A-Za-z0-9._-]; true if @tag is one. */
 bool snap_tag_valid(const char *tag);
 
 /* ---- writing a state file into memory ---- */
@@ -62,7 +62,7 @@ struct snap_reader {
 };
 
 struct snap_section {
-	char tag[SNAP_TAG_LEN]; /* NUL-terminated */
+	char tag[SNAP_TAG_LEN + 1]; /* NUL-terminated */
 	uint32_t version;
 	const void *data; /* inside the reader's buffer; not aligned */
 	size_t len;
