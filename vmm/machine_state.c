@@ -17,11 +17,12 @@
 /* One MSR read on vCPU 0: KVM_GET_MSRS stops at the first it cannot read. */
 static bool msr_readable(struct vm *vm, uint32_t index)
 {
-	struct {
+	union {
 		struct kvm_msrs hdr;
-		struct kvm_msr_entry entry;
-	} m = { .hdr.nmsrs = 1, .entry.index = index };
+		uint8_t room[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
+	} m = { .hdr.nmsrs = 1 };
 
+	m.hdr.entries[0].index = index;
 	return ioctl(vm->vcpus[0].fd, KVM_GET_MSRS, &m) == 1;
 }
 

@@ -23,7 +23,6 @@ struct vcpu_state {
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
 	struct kvm_fpu fpu;
-	struct kvm_xsave xsave;
 	struct kvm_xcrs xcrs;
 	struct kvm_lapic_state lapic;
 	struct kvm_vcpu_events events;
@@ -31,6 +30,7 @@ struct vcpu_state {
 	struct kvm_debugregs debugregs;
 	uint32_t nmsrs;
 	struct kvm_msr_entry msrs[MAX_SAVED_MSRS];
+	struct kvm_xsave xsave; /* last: it ends in a flexible array */
 };
 
 struct vm_state {

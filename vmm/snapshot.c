@@ -412,6 +412,8 @@ int snapshot_load(struct vm *vm, const char *name, char *why, size_t whylen)
 	char dir[PATH_MAX], rollback_why[256];
 	struct stat st;
 
+	if (snap_name_check(name) == 0)
+		snap_dir_recover(vm->snapshot_dir, name); /* a save that crashed mid-commit */
 	if (snap_name_check(name) != 0 || snapshot_path(vm, name, dir, sizeof(dir)) < 0 ||
 	    stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
 		REFUSE("no snapshot '%s' in %s", name, vm->snapshot_dir);
