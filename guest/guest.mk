@@ -21,7 +21,8 @@ MINITEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror \
 MINITEST_ASFLAGS := -D__ASSEMBLY__ -Wa,--noexecstack -fno-pic -fno-pie
 
 MINITEST_C := lib.c parse.c tables.c console.c cpu.c apic.c acpi.c virtio.c \
-	blk.c net.c netstack.c netapp.c nethostile.c vconsole.c main.c demo.c
+	blk.c net.c netstack.c netapp.c nethostile.c vconsole.c counter.c \
+	main.c demo.c
 MINITEST_S := header.S head.S trampoline.S
 MINITEST_OBJS := $(addprefix $(MINITEST_OUT)/,$(MINITEST_S:.S=.o) $(MINITEST_C:.c=.o))
 MINITEST_HDRS := $(wildcard $(MINITEST_DIR)/*.h)

@@ -145,7 +145,7 @@ void acpi_report(void)
 }
 
 /* The IOAPIC serving @gsi: the MADT's (highest GSI base <= gsi), else MP. */
-void gsi_route(uint32_t gsi, uint8_t vector)
+static void gsi_route_mode(uint32_t gsi, uint8_t vector, bool level)
 {
 	const struct madt_info *m = &sys.acpi.m;
 	uint64_t base = sys.mp.ioapic_addr ? sys.mp.ioapic_addr : 0xfec00000;
@@ -164,7 +164,58 @@ void gsi_route(uint32_t gsi, uint8_t vector)
 			base = m->ioapic_addr[i];
 			gbase = m->ioapic_gsi_base[i];
 		}
-	ioapic_route(base, gsi - gbase, vector, cpu_apic_id());
+	ioapic_route_mode(base, gsi - gbase, vector, cpu_apic_id(), level);
+}
+
+void gsi_route(uint32_t gsi, uint8_t vector)
+{
+	gsi_route_mode(gsi, vector, false);
+}
+
+void gsi_route_level(uint32_t gsi, uint8_t vector)
+{
+	gsi_route_mode(gsi, vector, true);
+}
+
+/* ---- the Generic Event Device (power button) ---- */
+
+static struct ged_info ged;
+static bool ged_found;
+volatile bool ged_power_pressed;
+
+/*
+ * Find the GED in the DSDT, print `ged ...`, and route its GSI
+ * level-triggered, active high (as its _CRS says for minivmm).
+ */
+bool ged_setup(void)
+{
+	const struct acpi_info *a = &sys.acpi;
+
+	if (!a->dsdt || !dsdt_find_ged(a->dsdt + 36, a->dsdt_len - 36, &ged)) {
+		say("ged none");
+		return false;
+	}
+	say("ged 0x%x gsi %u%s", ged.addr, ged.gsi,
+	    ged.space ? "" : " memory");
+	if (ged.mask != 1)
+		say("ged power-button mask 0x%x", ged.mask);
+	if (!ged.space)
+		map_uncached(ged.addr);
+	ged_found = true;
+	gsi_route_level(ged.gsi, VEC_GED);
+	return true;
+}
+
+/* Read (and so acknowledge) the event register before the EOI. */
+void ged_irq(void)
+{
+	uint32_t evt;
+
+	if (!ged_found)
+		return;
+	evt = ged.space ? inl(ged.addr) : mmio_read32(ged.addr);
+	if (evt & ged.mask)
+		ged_power_pressed = true;
 }
 
 /* Generic Address Structure write: SystemMemory (0) or SystemIO (1). */

@@ -77,6 +77,22 @@ void lapic_timer_periodic(uint8_t vector)
 	lapic_write(LAPIC_TMR_INIT, 0x100000);
 }
 
+/*
+ * One interrupt about @ns from now (same 62.5 MHz count as above; a
+ * different bus clock only makes the wake-up early or late, callers
+ * check the time).  At most ~1 s, at least one count.
+ */
+void lapic_timer_oneshot(uint8_t vector, uint64_t ns)
+{
+	uint64_t count = ns / 16;
+
+	if (count > 62500000)
+		count = 62500000;
+	lapic_write(LAPIC_TMR_DIV, 0x3);
+	lapic_write(LAPIC_LVT_TIMER, vector);
+	lapic_write(LAPIC_TMR_INIT, count ? (uint32_t)count : 1);
+}
+
 void lapic_timer_stop(void)
 {
 	lapic_write(LAPIC_TMR_INIT, 0);
@@ -91,14 +107,20 @@ uint8_t cpu_apic_id(void)
 	return b >> 24;
 }
 
-/* Fixed, physical destination, edge, active high, unmasked. */
-void ioapic_route(uint64_t base, int pin, uint8_t vector, uint8_t dest)
+/* Fixed, physical destination, active high, unmasked; edge or level. */
+void ioapic_route_mode(uint64_t base, int pin, uint8_t vector, uint8_t dest,
+		       bool level)
 {
 	map_uncached(base);
 	mmio_write32(base, 0x10 + 2 * pin + 1);
 	mmio_write32(base + 0x10, (uint32_t)dest << 24);
 	mmio_write32(base, 0x10 + 2 * pin);
-	mmio_write32(base + 0x10, vector);
+	mmio_write32(base + 0x10, vector | (level ? 1u << 15 : 0));
+}
+
+void ioapic_route(uint64_t base, int pin, uint8_t vector, uint8_t dest)
+{
+	ioapic_route_mode(base, pin, vector, dest, false);
 }
 
 /* Search one physical range for the floating pointer, then its table. */

@@ -618,6 +618,43 @@ void mode_blk(void)
 	power_off_or_reset();
 }
 
+/* ---- blk0 for other modes (counter): synchronous requests ---- */
+
+static struct blk blk0;
+
+/* Set up the first virtio-blk device; false (and a line) if none works. */
+bool blk0_open(uint64_t *capacity)
+{
+	unsigned i;
+
+	for (i = 0; i < sys.nvdev && sys.vdev[i].id != VIRTIO_ID_BLOCK; i++)
+		;
+	memset(&blk0, 0, sizeof(blk0));
+	if (i == sys.nvdev || !blk_open(&blk0, i, 0))
+		return false;
+	*capacity = blk0.capacity;
+	return true;
+}
+
+/* Read or write @len bytes (at most 32 KiB) at @sector: 0 or an error. */
+int blk0_io(bool write, uint64_t sector, void *data, uint32_t len)
+{
+	return blk_rw(&blk0, write ? T_OUT : T_IN, sector, data, len, false);
+}
+
+/* FLUSH when negotiated (without it the device writes through). */
+int blk0_flush(void)
+{
+	if (!has(&blk0, F_FLUSH))
+		return 0;
+	return blk_rw(&blk0, T_FLUSH, 0, NULL, 0, false);
+}
+
+const char *blk_status_name(int r)
+{
+	return st_name(r);
+}
+
 /* ---- blkbench: several requests in flight, big contiguous buffers ---- */
 
 #define BENCH_CHUNK	(1u << 20)

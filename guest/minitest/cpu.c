@@ -46,7 +46,7 @@ struct pvclock {
 } __attribute__((packed));
 
 extern const uint64_t isr_table[32];
-extern const uint64_t isr_uart, isr_timer, isr_spurious;
+extern const uint64_t isr_uart, isr_timer, isr_ged, isr_spurious;
 extern const uint64_t isr_virtio[MAX_VIRTIO];
 
 static struct idt_gate idt[256] __attribute__((aligned(16)));
@@ -83,6 +83,7 @@ void idt_init(void)
 		idt_set(v, isr_table[v]);
 	idt_set(VEC_UART, isr_uart);
 	idt_set(VEC_TIMER, isr_timer);
+	idt_set(VEC_GED, isr_ged);
 	for (int i = 0; i < MAX_VIRTIO; i++)
 		idt_set(VEC_VIRTIO + i, isr_virtio[i]);
 	idt_set(VEC_SPURIOUS, isr_spurious);
@@ -97,6 +98,11 @@ void isr_dispatch(struct irq_frame *f)
 		return;
 	}
 	if (f->vector == VEC_TIMER) {	/* only wakes a hlt */
+		lapic_eoi();
+		return;
+	}
+	if (f->vector == VEC_GED) {
+		ged_irq();
 		lapic_eoi();
 		return;
 	}
@@ -191,6 +197,11 @@ static uint64_t pvclock_read(void)
 		barrier();
 	} while ((ver & 1) || ver != pvclock.version);
 	return t;
+}
+
+bool kvmclock_active(void)
+{
+	return kvmclock_on;
 }
 
 uint64_t now_ns(void)

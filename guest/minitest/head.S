@@ -138,6 +138,7 @@ isr_\vec:
 	.endr
 	isr_stub 48
 	isr_stub 49
+	isr_stub 50
 	.irp v, 64,65,66,67,68,69,70,71,72,73,74,75,76,77,78,79
 	isr_stub \v
 	.endr
@@ -187,11 +188,13 @@ isr_table:
 	.irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
 	.quad isr_\v
 	.endr
-	.globl isr_uart, isr_timer, isr_virtio, isr_spurious
+	.globl isr_uart, isr_timer, isr_ged, isr_virtio, isr_spurious
 isr_uart:
 	.quad isr_48
 isr_timer:
 	.quad isr_49
+isr_ged:
+	.quad isr_50
 isr_virtio:
 	.irp v, 64,65,66,67,68,69,70,71,72,73,74,75,76,77,78,79
 	.quad isr_\v

@@ -218,6 +218,52 @@ static void test_dsdt(void)
 	CHECK(!dsdt_find_s5(aml + 12, n - 12, &typ));
 }
 
+/* Device(GED_) as QEMU's microvm writes it, then @region and @evt. */
+static size_t put_ged(uint8_t *p, const char *region, size_t rlen,
+		      const char *evt, size_t elen)
+{
+	static const char head[] = "GED_\x08_HID\x0d" "ACPI0013\0"
+		"\x08_UID\x0d" "ACPI0013\0\x08_CRS\x11\x0e\x0a\x0b"
+		"\x89\x06\x00\x09\x01\x17\0\0\0\x79\x00";
+	size_t n = 4;
+
+	memcpy(p + n, head, sizeof(head) - 1);
+	n += sizeof(head) - 1;
+	memcpy(p + n, region, rlen);
+	n += rlen;
+	memcpy(p + n, evt, elen);
+	n += elen;
+	p[0] = 0x5b;
+	p[1] = 0x82;
+	p[2] = 0x40 | ((n - 2) & 0xf);
+	p[3] = (uint8_t)((n - 2) >> 4);
+	return n;
+}
+
+static void test_ged(void)
+{
+	static const char mem[] = "\x5b\x80" "EREG\x00\x0c\x00\x00\xa0\xfe\x0a\x04";
+	static const char io[] = "\x5b\x80" "EREG\x01\x0b\x10\x06\x0a\x04";
+	static const char evt[] = "\x14\x1a_EVT\x09\x70" "ESEL\x60"
+		"\xa0\x0d\x93\x7b\x60\x0a\x01\x00\x0a\x01\x70\x01\x60"
+		"\xa0\x10\x93\x7b\x60\x0a\x02\x00\x0a\x02\x86" "PWRB\x0a\x80";
+	uint8_t aml[256];
+	struct ged_info g;
+	size_t n;
+
+	n = put_virtio_dev(aml, 0xd0000000, 5);
+	n += put_ged(aml + n, mem, sizeof(mem) - 1, evt, sizeof(evt) - 1);
+	CHECK(dsdt_find_ged(aml, n, &g));
+	CHECK(g.addr == 0xfea00000 && g.space == 0 && g.gsi == 23 &&
+	      g.mask == 2);
+	n = put_ged(aml, io, sizeof(io) - 1, "", 0);
+	CHECK(dsdt_find_ged(aml, n, &g));
+	CHECK(g.addr == 0x610 && g.space == 1 && g.gsi == 23 && g.mask == 1);
+	CHECK(!dsdt_find_ged(aml, n - 8, &g));	/* region cut off */
+	n = put_virtio_dev(aml, 0xd0000000, 5);
+	CHECK(!dsdt_find_ged(aml, n, &g) && g.mask == 1);
+}
+
 static void test_virtio_cmdline(void)
 {
 	struct vmmio d[4];
@@ -241,6 +287,7 @@ int main(void)
 	test_rsdp();
 	test_madt();
 	test_dsdt();
+	test_ged();
 	test_virtio_cmdline();
 	if (failures) {
 		fprintf(stderr, "minitest hosttest: %d failure(s)\n", failures);

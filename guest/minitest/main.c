@@ -253,6 +253,8 @@ static void run_mode(const char *mode)
 		mode_nethostile();
 	} else if (!strcmp(mode, "vconsole")) {
 		mode_vconsole();
+	} else if (!strcmp(mode, "counter")) {
+		mode_counter();
 	}
 	fail("unknown test mode '%s'", mode);
 }

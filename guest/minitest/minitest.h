@@ -88,6 +88,13 @@ bool rsdp_valid(const uint8_t *p);
 void madt_parse(const uint8_t *madt, uint32_t len, struct madt_info *m);
 unsigned dsdt_find_virtio(const uint8_t *aml, size_t len, struct vmmio *out,
 			  unsigned max);
+struct ged_info {
+	uint32_t addr;		/* event register */
+	uint8_t space;		/* 0 SystemMemory, 1 SystemIO */
+	uint32_t gsi;
+	uint32_t mask;		/* power button bit(s) in the event register */
+};
+bool dsdt_find_ged(const uint8_t *aml, size_t len, struct ged_info *g);
 bool dsdt_find_s5(const uint8_t *aml, size_t len, uint32_t *slp_typ);
 unsigned cmdline_virtio_mmio(const char *cl, struct vmmio *out, unsigned max);
 
@@ -115,6 +122,7 @@ struct irq_frame {
 };
 #define VEC_UART	48
 #define VEC_TIMER	49
+#define VEC_GED		50
 #define VEC_VIRTIO	64	/* 64 .. 64 + MAX_VIRTIO - 1 */
 #define VEC_SPURIOUS	255
 
@@ -126,6 +134,7 @@ uint64_t paging_root(void);
 void map_uncached(uint64_t phys);
 void kvm_probe(void);
 uint64_t now_ns(void);
+bool kvmclock_active(void);
 void delay_us(uint64_t us);
 void cpu_halt_forever(void) __attribute__((noreturn));
 void machine_reset(void) __attribute__((noreturn));
@@ -137,8 +146,11 @@ void lapic_init(void);
 void lapic_eoi(void);
 uint8_t cpu_apic_id(void);
 void ioapic_route(uint64_t base, int pin, uint8_t vector, uint8_t dest);
+void ioapic_route_mode(uint64_t base, int pin, uint8_t vector, uint8_t dest,
+		       bool level);
 unsigned smp_boot(const struct mp_info *mp);
 void lapic_timer_periodic(uint8_t vector);
+void lapic_timer_oneshot(uint8_t vector, uint64_t ns);
 void lapic_timer_stop(void);
 void mp_scan(struct mp_info *mp, bool *found);
 
@@ -156,6 +168,10 @@ void acpi_report(void);
 void acpi_poweroff(void);
 void acpi_reset(void);
 void gsi_route(uint32_t gsi, uint8_t vector);
+void gsi_route_level(uint32_t gsi, uint8_t vector);
+bool ged_setup(void);
+void ged_irq(void);
+extern volatile bool ged_power_pressed;
 
 /* ---- virtio.c / blk.c: virtio-mmio transport and virtio-blk ---- */
 struct vdev {
@@ -166,6 +182,11 @@ struct vdev {
 void virtio_discover(void);
 void virtio_irq(unsigned idx);
 void mode_blk(void) __attribute__((noreturn));
+bool blk0_open(uint64_t *capacity);
+int blk0_io(bool write, uint64_t sector, void *data, uint32_t len);
+int blk0_flush(void);
+const char *blk_status_name(int r);
+void mode_counter(void) __attribute__((noreturn));
 void mode_blkbench(void) __attribute__((noreturn));
 void mode_net(void) __attribute__((noreturn));
 void mode_nethostile(void) __attribute__((noreturn));

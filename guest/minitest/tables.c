@@ -105,8 +105,15 @@ static const uint8_t *find(const uint8_t *p, const uint8_t *end,
 	return NULL;
 }
 
-/* Walk a resource template for Memory32Fixed (0x86) and Extended IRQ (0x89). */
-static bool crs_walk(const uint8_t *p, const uint8_t *end, struct vmmio *d)
+#define CRS_MEM	1
+#define CRS_IRQ	2
+
+/*
+ * Walk a resource template for Memory32Fixed (0x86) and Extended IRQ
+ * (0x89); returns which of the two (CRS_MEM, CRS_IRQ) it found.
+ */
+static unsigned crs_walk(const uint8_t *p, const uint8_t *end,
+			 struct vmmio *d)
 {
 	bool mem = false, irq = false;
 
@@ -134,24 +141,25 @@ static bool crs_walk(const uint8_t *p, const uint8_t *end, struct vmmio *d)
 		}
 		p += 3 + len;
 	}
-	return mem && irq;
+	return (mem ? CRS_MEM : 0) | (irq ? CRS_IRQ : 0);
 }
 
 /* Name(_CRS, Buffer(n) { ... }) between p and end: decode its template. */
-static bool crs_find(const uint8_t *p, const uint8_t *end, struct vmmio *d)
+static unsigned crs_find(const uint8_t *p, const uint8_t *end,
+			 struct vmmio *d)
 {
 	const uint8_t *crs = find(p, end, "_CRS\x11", 5), *body;
 	uint32_t pkglen, bufsize;
 	unsigned n, m;
 
 	if (!crs || crs + 6 > end)
-		return false;
+		return 0;
 	pkglen = pkg_length(crs + 5, &n);
 	if (!aml_int(crs + 5 + n, end, &bufsize, &m))
-		return false;
+		return 0;
 	body = crs + 5 + n + m;
 	if (crs + 5 + pkglen < body + bufsize || crs + 5 + pkglen > end)
-		return false;
+		return 0;
 	return crs_walk(body, body + bufsize, d);
 }
 
@@ -168,11 +176,117 @@ unsigned dsdt_find_virtio(const uint8_t *aml, size_t len, struct vmmio *out,
 
 	while (n < max && (p = find(p, end, hid, 9))) {
 		next = find(p + 9, end, hid, 9);
-		if (crs_find(p + 9, next ? next : end, &out[n]))
+		if (crs_find(p + 9, next ? next : end, &out[n]) ==
+		    (CRS_MEM | CRS_IRQ))
 			n++;
 		p += 9;
 	}
 	return n;
+}
+
+/*
+ * The end of the Device() holding the _HID at @hid: a DeviceOp (0x5b
+ * 0x82) a few bytes before it whose PkgLength reaches past it, else @end.
+ */
+static const uint8_t *device_end(const uint8_t *aml, const uint8_t *hid,
+				 const uint8_t *end)
+{
+	const uint8_t *e;
+	unsigned n;
+
+	for (size_t back = 6; back < 24 && back <= (size_t)(hid - aml);
+	     back++) {
+		const uint8_t *p = hid - back;
+
+		if (p[0] != 0x5b || p[1] != 0x82)
+			continue;
+		e = p + 2 + pkg_length(p + 2, &n);
+		if (e > hid && e <= end)
+			return e;
+	}
+	return end;
+}
+
+/* OperationRegion(name, space, offset, length): 0x5b 0x80 NameSeg ... */
+static bool ged_region(const uint8_t *p, const uint8_t *end,
+		       struct ged_info *g)
+{
+	const uint8_t *r = p;
+	uint32_t addr;
+	unsigned m;
+
+	while ((r = find(r, end, "\x5b\x80", 2))) {
+		if (r + 7 <= end && r[6] <= 1 &&
+		    aml_int(r + 7, end, &addr, &m)) {
+			g->space = r[6];
+			g->addr = addr;
+			return true;
+		}
+		r += 2;
+	}
+	return false;
+}
+
+/* Notify(<name of up to 12 bytes>, 0x80) at @q. */
+static bool notify_80(const uint8_t *q, const uint8_t *end)
+{
+	if (q[0] != 0x86)
+		return false;
+	for (unsigned i = 2; i < 14 && q + i + 1 < end; i++)
+		if (q[i] == 0x0a && q[i + 1] == 0x80)
+			return true;
+	return false;
+}
+
+/*
+ * The event bit of the power button: in _EVT, the last And(x, mask)
+ * before a Notify(..., 0x80).  QEMU's GED writes
+ * If ((Local0 & 2) == 2) { Notify (PWRB, 0x80) }.  Stays 1 if not found.
+ */
+static void ged_button_mask(const uint8_t *p, const uint8_t *end,
+			    struct ged_info *g)
+{
+	const uint8_t *q = find(p, end, "_EVT", 4), *and = NULL;
+	uint32_t mask;
+	unsigned m, skip;
+
+	for (q = q ? q + 4 : end; q + 2 < end; q++) {
+		if (q[0] == 0x7b)
+			and = q;
+		else if (and && notify_80(q, end))
+			break;
+	}
+	if (!and || q + 2 >= end)
+		return;
+	/* the first operand: LocalX or ArgX (one byte), else a NameSeg */
+	skip = and[1] >= 0x60 && and[1] <= 0x6e ? 1 : 4;
+	if (aml_int(and + 1 + skip, end, &mask, &m) && mask)
+		g->mask = mask;
+}
+
+/*
+ * The Generic Event Device (_HID "ACPI0013"): its _CRS interrupt, its
+ * event register (the first OperationRegion in the device: SystemMemory
+ * or SystemIO, a constant address) and the power button's event bit.
+ * A byte scan like the others, not an interpreter.
+ */
+bool dsdt_find_ged(const uint8_t *aml, size_t len, struct ged_info *g)
+{
+	static const char hid[] = "\x0d" "ACPI0013";
+	const uint8_t *end = aml + len, *p = find(aml, end, hid, 9), *dev_end;
+	struct vmmio irq = { 0, 0, 0 };
+
+	memset(g, 0, sizeof(*g));
+	g->mask = 1;
+	if (!p)
+		return false;
+	dev_end = device_end(aml, p, end);
+	if (!(crs_find(p + 9, dev_end, &irq) & CRS_IRQ) ||
+	    !ged_region(p + 9, dev_end, g))
+		return false;
+	g->gsi = irq.gsi;
+	ged_button_mask(p + 9, dev_end, g);
+	return true;
 }
 
 /* Name(_S5_, Package(n) { SLP_TYPa, ... }): the first element. */

@@ -1,0 +1,238 @@
+/*
+ * test=counter: progress a monitor test can watch and check across
+ * pause/resume, snapshot/restore and the ACPI power button.  A tick
+ * every period= ms (kvm-clock, else the TSC) prints the counter and the
+ * clock; every diskevery= ticks the counter goes to blk0's sector= and
+ * to one of 16 slots from region=, whose expected contents stay in RAM
+ * for `verify`.  UART lines `quit` and `verify`; GED power button.
+ */
+#include "minitest.h"
+#include "hw.h"
+
+#define NS_PER_MS	1000000UL
+#define SECTOR		512
+#define SLOTS		16
+#define TEXT_MAX	80
+
+struct counter {
+	uint64_t period, diskevery, max, sector, region;	/* period in ns */
+	bool disk, verify_each;
+	uint64_t n, next;
+	char line[64];
+	size_t len;
+	int prev;
+};
+
+static uint8_t sec[SECTOR] __attribute__((aligned(4096)));
+static uint8_t readback[SLOTS * SECTOR] __attribute__((aligned(4096)));
+static uint8_t expect[SLOTS * SECTOR]	/* what each slot should hold */
+	__attribute__((aligned(8)));
+
+static uint64_t carg(const char *key, uint64_t def)
+{
+	char val[32];
+	uint64_t v = def;
+
+	if (cmdline_get(sys.cmdline, key, val, sizeof(val)) &&
+	    !parse_u64(val, &v))
+		fail("bad %s=%s", key, val);
+	return v;
+}
+
+/* The sector's text up to its first NUL, unprintable bytes as '?'. */
+static const char *sector_text(const uint8_t *s, char *out)
+{
+	unsigned i;
+
+	for (i = 0; i < TEXT_MAX && s[i]; i++)
+		out[i] = s[i] >= 0x20 && s[i] < 0x7f ? (char)s[i] : '?';
+	out[i] = '\0';
+	return i ? out : "empty";
+}
+
+/* What a restored disk holds: sector=, and the slots verify expects. */
+static void disk_start(struct counter *c)
+{
+	char text[TEXT_MAX + 1];
+	int r;
+
+	r = blk0_io(false, c->sector, sec, SECTOR);
+	if (r)
+		say("counter disk-start FAIL %s", blk_status_name(r));
+	else
+		say("counter disk-start %s", sector_text(sec, text));
+	r = blk0_io(false, c->region, expect, sizeof(expect));
+	if (r) {
+		memset(expect, 0, sizeof(expect));
+		say("counter region-start FAIL %s", blk_status_name(r));
+	}
+}
+
+/* One sector each, a word at a time (memcmp's bytes cost ~8x more). */
+static bool same_sector(const uint8_t *a, const uint8_t *b)
+{
+	const uint64_t *x = (const uint64_t *)a, *y = (const uint64_t *)b;
+
+	for (unsigned i = 0; i < SECTOR / 8; i++)
+		if (x[i] != y[i])
+			return false;
+	return true;
+}
+
+/* Read the 16 slots back and compare with what was last written. */
+static void verify(struct counter *c)
+{
+	int r;
+
+	if (!c->disk) {
+		say("counter verify FAIL no disk");
+		return;
+	}
+	lapic_timer_periodic(VEC_TIMER);	/* bounds blk0's waits */
+	r = blk0_io(false, c->region, readback, sizeof(readback));
+	if (r) {
+		say("counter verify FAIL read %s", blk_status_name(r));
+		return;
+	}
+	for (unsigned k = 0; k < SLOTS; k++)
+		if (!same_sector(readback + k * SECTOR, expect + k * SECTOR)) {
+			say("counter verify FAIL slot %u", k);
+			return;
+		}
+	say("counter verify ok");
+}
+
+/* "counter <n>" NUL-padded to sector= and slot k, then FLUSH. */
+static void disk_tick(struct counter *c)
+{
+	unsigned k = (unsigned)(c->n / c->diskevery % SLOTS);
+	int r;
+
+	lapic_timer_periodic(VEC_TIMER);
+	memset(sec, 0, SECTOR);
+	ksnprintf((char *)sec, SECTOR, "counter %lu", c->n);
+	r = blk0_io(true, c->sector, sec, SECTOR);
+	if (!r)
+		r = blk0_io(true, c->region + k, sec, SECTOR);
+	if (!r)
+		memcpy(expect + k * SECTOR, sec, SECTOR);
+	if (!r)
+		r = blk0_flush();
+	if (r)
+		say("counter %lu disk FAIL %s", c->n, blk_status_name(r));
+	else
+		say("counter %lu disk ok slot %u", c->n, k);
+	if (c->verify_each)
+		verify(c);
+}
+
+static void finish(void)
+{
+	lapic_timer_stop();
+	say("result ok");
+	power_off_or_reset();
+}
+
+/* Missed deadlines are dropped, not made up in a burst. */
+static void tick(struct counter *c)
+{
+	uint64_t now;
+
+	c->n++;
+	say("counter %lu time %lu", c->n, now_ns() / NS_PER_MS);
+	if (c->disk && c->diskevery && c->n % c->diskevery == 0)
+		disk_tick(c);
+	if (c->max && c->n >= c->max)
+		finish();
+	now = now_ns();
+	c->next += c->period;
+	if (c->next <= now)
+		c->next = now + c->period;
+}
+
+static void command(struct counter *c)
+{
+	if (!strcmp(c->line, "quit"))
+		finish();
+	else if (!strcmp(c->line, "verify"))
+		verify(c);
+	else
+		say("counter unknown %s", c->line);
+}
+
+/* CR, LF or CR LF end a line; empty lines are ignored. */
+static void input(struct counter *c, int ch)
+{
+	bool crlf = ch == '\n' && c->prev == '\r';
+
+	c->prev = ch;
+	if (crlf)
+		return;
+	if (ch != '\r' && ch != '\n') {
+		if (c->len + 1 < sizeof(c->line))
+			c->line[c->len++] = (char)ch;
+		return;
+	}
+	c->line[c->len] = '\0';
+	c->len = 0;
+	if (c->line[0])
+		command(c);
+}
+
+static void counter_setup(struct counter *c)
+{
+	char v[4];
+	uint64_t cap;
+
+	memset(c, 0, sizeof(*c));
+	c->period = carg("period", 20) * NS_PER_MS;
+	c->diskevery = carg("diskevery", 5);
+	c->max = carg("max", 0);
+	c->sector = carg("sector", 8);
+	c->region = carg("region", c->sector + 1);
+	c->verify_each = cmdline_get(sys.cmdline, "verify", v, sizeof(v));
+	if (!c->period)
+		fail("bad period=0");
+	irq_setup();
+	uart_irq_enable_rx();
+	ged_setup();
+	c->disk = blk0_open(&cap);
+	say("counter start period %lu diskevery %lu sector %lu region %lu "
+	    "clock %s disk %s", c->period / NS_PER_MS, c->diskevery,
+	    c->sector, c->region, kvmclock_active() ? "kvmclock" : "tsc",
+	    c->disk ? "blk0" : "none");
+	lapic_timer_periodic(VEC_TIMER);
+	if (c->disk)
+		disk_start(c);
+}
+
+void mode_counter(void)
+{
+	static struct counter c;
+	uint64_t now;
+	int ch;
+
+	counter_setup(&c);
+	c.next = now_ns() + c.period;
+	for (;;) {
+		cli();
+		if (ged_power_pressed) {
+			say("power button");
+			lapic_timer_stop();
+			power_off_or_reset();
+		}
+		if ((ch = uart_getc_nonblock()) >= 0) {
+			sti();
+			input(&c, ch);
+			continue;
+		}
+		now = now_ns();
+		if (now >= c.next) {
+			sti();
+			tick(&c);
+			continue;
+		}
+		lapic_timer_oneshot(VEC_TIMER, c.next - now);
+		sti_hlt();
+	}
+}
