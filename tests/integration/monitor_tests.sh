@@ -53,7 +53,7 @@ test_monitor_socket() {
 		'savevm "open' "$(head -c 2000 /dev/zero | tr '\0' a)" "$(printf 'info\001status')"
 	expect_mon errors "Error: unknown command 'bogus'"
 	expect_mon errors "Error: info needs SUBCOMMAND"
-	expect_mon errors "Error: too many arguments to status"
+	expect_mon errors "Error: too many arguments to info"
 	expect_mon errors "Error: loadvm needs NAME"
 	expect_mon errors "Error: no snapshot 'nosuch'"
 	expect_mon errors "Error: '../x': a snapshot name is"
@@ -88,8 +88,9 @@ test_monitor_socket() {
 # A socket file whose process died is replaced.
 test_monitor_stale() {
 	start_counter stale --cmdline "test=counter period=50"
-	kill -KILL "$COUNTER_PID"
-	wait "$COUNTER_PID"
+	# minivmm is the child of timeout: kill it, not timeout, so nothing tidies up.
+	pkill -KILL -P "$COUNTER_PID"
+	wait "$COUNTER_PID" 2>/dev/null
 	if [ -S "$MON_DIR/stale.sock" ]; then
 		start_counter stale --cmdline "test=counter period=50"
 		mon stale2 "$MON_DIR/stale.sock" "info status"
@@ -144,6 +145,16 @@ wait_for_tick_after() {
 
 lines() { wc -l <"$MON_DIR/$1.out"; }
 
+# expect_resumed GOT N NAME: the first whole tick after a restore follows tick N, the
+# last whole one seen at savevm (the save may fall inside the next line's output).
+expect_resumed() {
+	if [ -n "$1" ] && [ "$1" -gt "$2" ] && [ "$1" -le $(($2 + 2)) ]; then
+		pass "$3"
+	else
+		fail "$3" "first tick '$1', expected $(($2 + 1)) or $(($2 + 2))"
+	fi
+}
+
 # The counter guest with stdin on a fifo, so the test can ask it to verify its disk.
 start_counter_fifo() {
 	local name=$1
@@ -196,14 +207,14 @@ test_snapshot() {
 	from=$(lines snap)
 	mon cont2 "$sock" cont
 	got=$(tick_after snap "$from")
-	expect_eq "$got" "$((n_s + 1))" "snapshot: the counter goes on from its value at savevm"
+	expect_resumed "$got" "$n_s" "snapshot: the counter goes on from its value at savevm"
 	expect_eq "$(verify snap)" ok "snapshot: RAM and disk agree after loadvm"
 	finish snap 0
 
 	# A fresh process from the same snapshot.
 	start_counter_fifo restore --restore "$MON_DIR/snaps/s1" --disk "$img"
 	got=$(sed -n 's/^minitest: counter \([0-9]*\) time.*/\1/p' "$MON_DIR/restore.out" | head -n 1)
-	expect_eq "$got" "$((n_s + 1))" "restore: a new process goes on from the snapshot"
+	expect_resumed "$got" "$n_s" "restore: a new process goes on from the snapshot"
 	expect_eq "$(verify restore)" ok "restore: RAM and disk agree in the new process"
 	mon restore-info "$MON_DIR/restore.sock" "info snapshots" "delvm s1" "info snapshots" \
 		"delvm s1"

@@ -258,6 +258,7 @@ test_bad_input() {
 . "$here/blk_tests.sh"
 . "$here/net_tests.sh"
 . "$here/monitor_basic_tests.sh"
+. "$here/monitor_tests.sh"
 
 test_smp
 test_paravirt
@@ -278,4 +279,10 @@ test_net_hostile
 test_net_bad_input
 test_monitor_echo_restore
 test_monitor_reset
+test_monitor_socket
+test_monitor_stale
+test_pause
+test_snapshot
+test_snapshot_errors
+test_snapshot_soak
 summary
