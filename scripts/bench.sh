@@ -168,4 +168,5 @@ above are dominated by the emulator; the ratio is what compares the VMMs.
 Peak RSS counts the VMM's own memory plus the guest pages it touched.
 NOTE
 } >"$out"
+"$(dirname "$0")/bench-net.sh" "$vmm" "$guest" >>"$out"
 cat "$out"
