@@ -18,15 +18,27 @@
 #define BUFFER_OP 0x11
 #define PACKAGE_OP 0x12
 #define METHOD_OP 0x14
+#define LOCAL0_OP 0x60
+#define ARG0_OP 0x68
+#define STORE_OP 0x70
+#define AND_OP 0x7b
+#define NOTIFY_OP 0x86
+#define LEQUAL_OP 0x93
+#define IF_OP 0xa0
 #define DUAL_NAME_PREFIX 0x2e
 #define MULTI_NAME_PREFIX 0x2f
 #define EXT_OP_PREFIX 0x5b
+#define OP_REGION_OP 0x80 /* after EXT_OP_PREFIX */
+#define FIELD_OP 0x81 /* after EXT_OP_PREFIX */
 #define DEVICE_OP 0x82 /* after EXT_OP_PREFIX */
 #define ROOT_CHAR '\\'
 #define PARENT_PREFIX_CHAR '^'
 #define RETURN_OP 0xa4
 
 #define NAME_SEG_LEN 4
+#define MAX_LOCALS 8
+#define MAX_ARGS 7 /* Arg0 to Arg6; a method takes 0 to 7 arguments */
+#define METHOD_SERIALIZED 0x08 /* MethodFlags: ArgCount in bits 2:0 */
 #define MAX_NAME_SEGS 255 /* the MultiNamePrefix count is one byte */
 
 void aml_init(struct aml *a)
@@ -389,17 +401,109 @@ void aml_device(struct aml *a, const char *path, const struct aml *body)
 	put_named_pkg(a, op, sizeof(op), path, NULL, body);
 }
 
-void aml_method_return_integer(struct aml *a, const char *path, uint64_t v)
+void aml_method(struct aml *a, const char *path, int nargs, bool serialized,
+		const struct aml *body)
 {
 	static const uint8_t op = METHOD_OP;
-	static const uint8_t flags = 0; /* no arguments, NotSerialized, SyncLevel 0 */
+	uint8_t flags = (uint8_t)nargs | (serialized ? METHOD_SERIALIZED : 0);
+
+	if (nargs < 0 || nargs > MAX_ARGS) {
+		fail(a, -EINVAL);
+		return;
+	}
+	put_named_pkg(a, &op, 1, path, &flags, body); /* SyncLevel 0 */
+}
+
+void aml_method_return_integer(struct aml *a, const char *path, uint64_t v)
+{
 	struct aml body;
 
 	aml_init(&body);
 	put_byte(&body, RETURN_OP);
 	aml_integer(&body, v);
-	put_named_pkg(a, &op, 1, path, &flags, &body);
+	aml_method(a, path, 0, false, &body);
 	aml_free(&body);
+}
+
+void aml_operation_region(struct aml *a, const char *name, uint8_t space, uint64_t offset,
+			  uint64_t len)
+{
+	put_byte(a, EXT_OP_PREFIX);
+	put_byte(a, OP_REGION_OP);
+	aml_name_string(a, name);
+	put_byte(a, space);
+	aml_integer(a, offset);
+	aml_integer(a, len);
+}
+
+void aml_field(struct aml *a, const char *region, uint8_t flags, const char *name,
+	       uint32_t bits)
+{
+	static const uint8_t op[] = { EXT_OP_PREFIX, FIELD_OP };
+	struct aml list;
+	uint8_t enc[4];
+	int n = aml_pkglen_encode(bits, enc); /* a NamedField's width: not self-counting */
+
+	aml_init(&list);
+	put_name_seg(&list, name, strlen(name));
+	if (bits == 0 || n == 0)
+		fail(&list, -EINVAL);
+	aml_append(&list, enc, n);
+	put_named_pkg(a, op, sizeof(op), region, &flags, &list);
+	aml_free(&list);
+}
+
+void aml_local(struct aml *a, int n)
+{
+	if (n < 0 || n >= MAX_LOCALS)
+		fail(a, -EINVAL);
+	put_byte(a, (uint8_t)(LOCAL0_OP + n));
+}
+
+void aml_arg(struct aml *a, int n)
+{
+	if (n < 0 || n >= MAX_ARGS)
+		fail(a, -EINVAL);
+	put_byte(a, (uint8_t)(ARG0_OP + n));
+}
+
+/* @op, then each operand that is not NULL. */
+static void put_term(struct aml *a, uint8_t op, const struct aml *x, const struct aml *y)
+{
+	if (!inherit_error(a, x) || (y && !inherit_error(a, y)))
+		return;
+	put_byte(a, op);
+	aml_append(a, x->data, x->len);
+	if (y)
+		aml_append(a, y->data, y->len);
+}
+
+void aml_store(struct aml *a, const struct aml *src, const struct aml *dst)
+{
+	put_term(a, STORE_OP, src, dst);
+}
+
+void aml_and(struct aml *a, const struct aml *x, const struct aml *y)
+{
+	put_term(a, AND_OP, x, y);
+	put_byte(a, 0x00); /* Target: NullName, the result is only returned */
+}
+
+void aml_lequal(struct aml *a, const struct aml *x, const struct aml *y)
+{
+	put_term(a, LEQUAL_OP, x, y);
+}
+
+void aml_if(struct aml *a, const struct aml *predicate, const struct aml *body)
+{
+	static const uint8_t op = IF_OP;
+
+	put_pkg(a, &op, 1, predicate, body);
+}
+
+void aml_notify(struct aml *a, const struct aml *object, const struct aml *value)
+{
+	put_term(a, NOTIFY_OP, object, value);
 }
 
 /* Small descriptor tags: bits 6:3 are the type, 2:0 the length that follows. */

@@ -11,6 +11,7 @@
 #ifndef MINIVMM_AML_H
 #define MINIVMM_AML_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -65,8 +66,38 @@ void aml_name_string_value(struct aml *a, const char *path, const char *s);
 void aml_name_eisaid(struct aml *a, const char *path, const char *id);
 void aml_scope(struct aml *a, const char *path, const struct aml *body);
 void aml_device(struct aml *a, const char *path, const struct aml *body);
+/* Method(@path, @nargs (0-7), Serialized or NotSerialized) { @body } */
+void aml_method(struct aml *a, const char *path, int nargs, bool serialized,
+		const struct aml *body);
 /* Method(@path, 0, NotSerialized) { Return (@v) } */
 void aml_method_return_integer(struct aml *a, const char *path, uint64_t v);
+
+/* OperationRegion(@name, @space, @offset, @len) */
+#define AML_SYSTEM_MEMORY 0x00
+#define AML_SYSTEM_IO 0x01
+void aml_operation_region(struct aml *a, const char *name, uint8_t space, uint64_t offset,
+			  uint64_t len);
+/* Field flags: access type in bits 3:0, LockRule in bit 4, UpdateRule in bits 6:5. */
+#define AML_FIELD_BYTE_ACC 0x01
+#define AML_FIELD_WORD_ACC 0x02
+#define AML_FIELD_DWORD_ACC 0x03
+#define AML_FIELD_NO_LOCK 0x00
+#define AML_FIELD_PRESERVE 0x00
+/* Field(@region, @flags) { @name, @bits }: one field at the start of the region. */
+void aml_field(struct aml *a, const char *region, uint8_t flags, const char *name,
+	       uint32_t bits);
+
+/*
+ * Expressions and statements. Operands are finished fragments (a name string,
+ * an integer, a local, another expression), appended in order: AML is prefix.
+ */
+void aml_local(struct aml *a, int n); /* Local0 to Local7 */
+void aml_arg(struct aml *a, int n); /* Arg0 to Arg6 */
+void aml_store(struct aml *a, const struct aml *src, const struct aml *dst); /* Store(src, dst) */
+void aml_and(struct aml *a, const struct aml *x, const struct aml *y); /* And(x, y), no target */
+void aml_lequal(struct aml *a, const struct aml *x, const struct aml *y); /* LEqual(x, y) */
+void aml_if(struct aml *a, const struct aml *predicate, const struct aml *body);
+void aml_notify(struct aml *a, const struct aml *object, const struct aml *value);
 
 /*
  * Resource descriptors (ACPI 6.5, 6.4), appended to a struct aml that later

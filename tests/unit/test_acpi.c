@@ -20,6 +20,7 @@
 
 #define GPA ACPI_TABLES_START
 #define HDR_LEN 36
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 static uint8_t tables[ACPI_TABLES_SIZE];
 
@@ -347,6 +348,108 @@ static void test_aml_encodings(void **state)
 	assert_aml(emit_integers, ints, sizeof(ints));
 }
 
+static void emit_method(struct aml *a)
+{
+	struct aml body;
+
+	aml_init(&body);
+	aml_arg(&body, 0);
+	aml_method(a, "_EVT", 1, true, &body);
+	aml_free(&body);
+}
+
+static void emit_region_field(struct aml *a)
+{
+	aml_operation_region(a, "EREG", AML_SYSTEM_MEMORY, 0xfea00000, 4);
+	aml_field(a, "EREG", AML_FIELD_BYTE_ACC, "F", 64); /* a two-byte width */
+}
+
+static void emit_locals_args(struct aml *a)
+{
+	aml_local(a, 0);
+	aml_local(a, 7);
+	aml_arg(a, 0);
+	aml_arg(a, 6);
+}
+
+/* If (LEqual(And(Arg0, 2), 2)) { Notify(PWRB, 0x80) } ; Store(Arg0, Local1) */
+static void emit_statements(struct aml *a)
+{
+	struct aml arg0, local1, two, masked, test, pwrb, v, notify;
+	struct aml *all[] = { &arg0, &local1, &two, &masked, &test, &pwrb, &v, &notify };
+
+	for (size_t i = 0; i < ARRAY_LEN(all); i++)
+		aml_init(all[i]);
+	aml_arg(&arg0, 0);
+	aml_local(&local1, 1);
+	aml_integer(&two, 2);
+	aml_and(&masked, &arg0, &two);
+	aml_lequal(&test, &masked, &two);
+	aml_name_string(&pwrb, "PWRB");
+	aml_integer(&v, 0x80);
+	aml_notify(&notify, &pwrb, &v);
+	aml_if(a, &test, &notify);
+	aml_store(a, &arg0, &local1);
+	for (size_t i = 0; i < ARRAY_LEN(all); i++)
+		aml_free(all[i]);
+}
+
+static void test_aml_terms(void **state)
+{
+	static const uint8_t method[] = { 0x14, 0x07, '_', 'E', 'V', 'T', 0x09, 0x68 };
+	static const uint8_t region_field[] = { 0x5b, 0x80, 'E', 'R', 'E', 'G', 0x00, 0x0c, 0x00,
+						0x00, 0xa0, 0xfe, 0x0a, 0x04, 0x5b, 0x81, 0x0c,
+						'E', 'R', 'E', 'G', 0x01, 'F', '_', '_', '_',
+						0x40, 0x04 };
+	static const uint8_t locals_args[] = { 0x60, 0x67, 0x68, 0x6e };
+	static const uint8_t statements[] = { 0xa0, 0x10, 0x93, 0x7b, 0x68, 0x0a, 0x02, 0x00,
+					      0x0a, 0x02, 0x86, 'P', 'W', 'R', 'B', 0x0a,
+					      0x80, 0x70, 0x68, 0x61 };
+
+	(void)state;
+	assert_aml(emit_method, method, sizeof(method));
+	assert_aml(emit_region_field, region_field, sizeof(region_field));
+	assert_aml(emit_locals_args, locals_args, sizeof(locals_args));
+	assert_aml(emit_statements, statements, sizeof(statements));
+}
+
+static void test_aml_bad_terms(void **state)
+{
+	struct aml a, bad, ok;
+
+	(void)state;
+	aml_init(&a);
+	aml_local(&a, 8);
+	assert_int_equal(a.err, -EINVAL);
+	aml_free(&a);
+	aml_arg(&a, 7);
+	assert_int_equal(a.err, -EINVAL);
+	aml_free(&a);
+	aml_init(&ok);
+	aml_method(&a, "M", 8, false, &ok);
+	assert_int_equal(a.err, -EINVAL);
+	aml_free(&a);
+	aml_field(&a, "EREG", 0, "ESEL", 0);
+	assert_int_equal(a.err, -EINVAL);
+	aml_free(&a);
+	aml_field(&a, "EREG", 0, "TOOLONG", 8);
+	assert_int_equal(a.err, -EINVAL);
+	aml_free(&a);
+	/* A failed operand fails the term that holds it. */
+	aml_init(&bad);
+	aml_local(&bad, -1);
+	aml_local(&ok, 0);
+	aml_store(&a, &bad, &ok);
+	assert_int_equal(a.err, -EINVAL);
+	aml_free(&a);
+	aml_if(&a, &ok, &bad);
+	assert_int_equal(a.err, -EINVAL);
+	assert_int_equal(a.len, 0);
+	aml_free(&a);
+	aml_free(&bad);
+	aml_free(&ok);
+}
+
 static void test_aml_bad_names(void **state)
 {
 	static const char *bad[] = { "TOOLONG", "1ABC", "a", "_SB..X", "_SB.", "\\_SB.CO-1" };
@@ -491,6 +594,8 @@ int main(void)
 		cmocka_unit_test(test_eisaid),
 		cmocka_unit_test(test_aml_encodings),
 		cmocka_unit_test(test_aml_bad_names),
+		cmocka_unit_test(test_aml_terms),
+		cmocka_unit_test(test_aml_bad_terms),
 		cmocka_unit_test(test_pm_power_off),
 		cmocka_unit_test(test_pm_other_sleep_types),
 		cmocka_unit_test(test_pm_reset),
