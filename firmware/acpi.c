@@ -4,13 +4,16 @@
  * (MADT); the DSDT's AML comes from aml.c.
  *
  * The machine is hardware-reduced (no PM1 blocks, GPEs or FACS): power off
- * and reset go through the sleep and reset registers of devices/acpi_pm.c.
+ * and reset go through the sleep and reset registers of devices/acpi_pm.c,
+ * and the power button is a control-method one (PNP0C0C) that a Generic
+ * Event Device (devices/ged.c) notifies.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "../devices/acpi_pm.h"
+#include "../devices/ged.h"
 #include "../devices/serial.h"
 #include "acpi.h"
 #include "checksum.h"
@@ -163,6 +166,8 @@ enum { MADT_LAPIC = 0, MADT_IOAPIC = 1, MADT_IRQ_OVERRIDE = 2, MADT_LAPIC_NMI = 
 #define MPS_INTI_ACTIVE_HIGH 0x1
 #define MPS_INTI_LEVEL (0x3 << 2)
 #define SCI_IRQ 9
+#define PIT_GSI 0
+#define IOAPIC_PINS 24 /* KVM's in-kernel IOAPIC */
 
 #define XSDT_ENTRIES 2 /* FADT, MADT; the DSDT hangs off the FADT */
 #define DSDT_REVISION 2 /* 64-bit AML integers */
@@ -382,6 +387,73 @@ static void put_virtio_mmio(struct aml *sb, int index, const struct acpi_mmio_de
 	aml_free(&dev);
 }
 
+/* The control-method power button the GED notifies (Linux: the ACPI button driver). */
+static void put_pwrb(struct aml *sb)
+{
+	struct aml dev;
+
+	aml_init(&dev);
+	aml_name_eisaid(&dev, "_HID", "PNP0C0C");
+	aml_name_integer(&dev, "_UID", 0);
+	aml_device(sb, "PWRB", &dev);
+	aml_free(&dev);
+}
+
+/*
+ * Method(_EVT, 1, Serialized) {
+ *	Store(ESEL, Local0)	(the read acknowledges, and lowers the line)
+ *	If (LEqual(And(Local0, POWER_BUTTON), POWER_BUTTON)) { Notify(\_SB.PWRB, 0x80) }
+ * }
+ * Arg0, the GSI, is not checked: the GED has one interrupt.
+ */
+enum { EVT_ESEL, EVT_LOCAL0, EVT_BIT, EVT_MASKED, EVT_TEST, EVT_PWRB, EVT_0X80, EVT_NOTIFY,
+       EVT_BODY, EVT_N };
+
+static void put_ged_evt(struct aml *dev)
+{
+	struct aml t[EVT_N];
+
+	for (int i = 0; i < EVT_N; i++)
+		aml_init(&t[i]);
+	aml_name_string(&t[EVT_ESEL], "ESEL");
+	aml_local(&t[EVT_LOCAL0], 0);
+	aml_integer(&t[EVT_BIT], GED_EVENT_POWER_BUTTON);
+	aml_store(&t[EVT_BODY], &t[EVT_ESEL], &t[EVT_LOCAL0]);
+	aml_and(&t[EVT_MASKED], &t[EVT_LOCAL0], &t[EVT_BIT]);
+	aml_lequal(&t[EVT_TEST], &t[EVT_MASKED], &t[EVT_BIT]);
+	aml_name_string(&t[EVT_PWRB], "\\_SB.PWRB");
+	aml_integer(&t[EVT_0X80], 0x80); /* device-specific: "button pressed" for PNP0C0C */
+	aml_notify(&t[EVT_NOTIFY], &t[EVT_PWRB], &t[EVT_0X80]);
+	aml_if(&t[EVT_BODY], &t[EVT_TEST], &t[EVT_NOTIFY]);
+	aml_method(dev, "_EVT", 1, true, &t[EVT_BODY]);
+	for (int i = 0; i < EVT_N; i++)
+		aml_free(&t[i]);
+}
+
+/*
+ * The Generic Event Device. _HID comes first and the OperationRegion before
+ * _EVT: guest/minitest finds them by scanning in that order.
+ */
+static void put_ged(struct aml *sb, const struct acpi_ged *ged)
+{
+	struct aml dev, res;
+
+	aml_init(&dev);
+	aml_init(&res);
+	aml_name_string_value(&dev, "_HID", "ACPI0013");
+	aml_name_integer(&dev, "_UID", 0);
+	aml_res_interrupt(&res, AML_IRQ_LEVEL | AML_IRQ_ACTIVE_HIGH | AML_IRQ_EXCLUSIVE,
+			  ged->gsi);
+	put_crs(&dev, &res);
+	aml_operation_region(&dev, "EREG", AML_SYSTEM_IO, ged->port, GED_NPORTS);
+	aml_field(&dev, "EREG", AML_FIELD_DWORD_ACC | AML_FIELD_NO_LOCK | AML_FIELD_PRESERVE,
+		  "ESEL", 32);
+	put_ged_evt(&dev);
+	aml_device(sb, "GED", &dev);
+	aml_free(&res);
+	aml_free(&dev);
+}
+
 /* The DSDT's body; returns 0 or the builder's error. */
 static int build_dsdt_aml(struct aml *dsdt, const struct acpi_config *cfg)
 {
@@ -391,6 +463,10 @@ static int build_dsdt_aml(struct aml *dsdt, const struct acpi_config *cfg)
 	put_com1(&sb);
 	for (int i = 0; i < cfg->ndevices; i++)
 		put_virtio_mmio(&sb, i, &cfg->devices[i]);
+	if (cfg->ged) {
+		put_pwrb(&sb);
+		put_ged(&sb, cfg->ged);
+	}
 	put_s5(dsdt);
 	aml_scope(dsdt, "\\_SB", &sb);
 	aml_free(&sb);
@@ -406,6 +482,24 @@ static void write_dsdt(uint8_t *buf, const struct aml *body)
 	seal(buf);
 }
 
+/*
+ * The GED's pin is level-triggered: no edge-triggered device may share it,
+ * nor the PIT, COM1 or the SCI, whose ISA IRQs map to their own pins.
+ */
+static int check_ged(const struct acpi_config *cfg)
+{
+	uint32_t gsi = cfg->ged->gsi;
+
+	if (gsi >= IOAPIC_PINS || gsi == PIT_GSI || gsi == COM1_IRQ || gsi == SCI_IRQ)
+		return -EINVAL;
+	if ((uint32_t)cfg->ged->port + GED_NPORTS > 0x10000)
+		return -EINVAL;
+	for (int i = 0; i < cfg->ndevices; i++)
+		if (cfg->devices[i].gsi == gsi)
+			return -EINVAL;
+	return 0;
+}
+
 static int check_config(const struct acpi_config *cfg)
 {
 	if (cfg->ncpus < 1 || cfg->ncpus > ACPI_MAX_CPUS)
@@ -419,7 +513,7 @@ static int check_config(const struct acpi_config *cfg)
 		if (d->size == 0 || d->base > UINT32_MAX || d->size > UINT32_MAX - d->base + 1)
 			return -EINVAL; /* Memory32Fixed cannot describe it */
 	}
-	return 0;
+	return cfg->ged ? check_ged(cfg) : 0;
 }
 
 static struct layout plan(int ncpus, size_t dsdt_body_len)

@@ -24,10 +24,17 @@ struct acpi_mmio_device {
 	uint32_t gsi; /* IOAPIC input, edge-triggered, active high */
 };
 
+/* A Generic Event Device with a power button (devices/ged.h). */
+struct acpi_ged {
+	uint16_t port; /* the 32-bit event register, SystemIO */
+	uint32_t gsi; /* IOAPIC input, level-triggered, active high; no other device's */
+};
+
 struct acpi_config {
 	int ncpus;
 	const struct acpi_mmio_device *devices;
 	int ndevices;
+	const struct acpi_ged *ged; /* NULL: no \_SB.GED or \_SB.PWRB */
 };
 
 /*

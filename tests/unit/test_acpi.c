@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include <cmocka.h>
 
 #include "../../devices/acpi_pm.h"
+#include "../../devices/ged.h"
 #include "../../firmware/acpi.h"
 #include "../../firmware/aml.h"
 #include "../../vmm/device.h"
@@ -27,8 +29,10 @@ static uint8_t tables[ACPI_TABLES_SIZE];
 static const struct acpi_mmio_device mmio_devices[] = {
 	{ .base = 0xd0000000, .size = 0x200, .gsi = 5 },
 	{ .base = 0xd0001000, .size = 0x1000, .gsi = 6 },
-	{ .base = 0xfebff000, .size = 0x1000, .gsi = 23 },
+	{ .base = 0xfebff000, .size = 0x1000, .gsi = 22 },
 };
+
+static const struct acpi_ged ged = { .port = GED_PORT, .gsi = GED_GSI };
 
 static uint64_t get(const uint8_t *p, int bytes)
 {
@@ -148,7 +152,43 @@ static void check_madt(const uint8_t *m, int ncpus)
 	assert_int_equal(irq0, 1);
 }
 
-static void check_dsdt(const uint8_t *d, int ndevices)
+/*
+ * \_SB.GED: its _HID, a level-triggered Interrupt on its GSI, the event
+ * register as a SystemIO region and _EVT, byte for byte; \_SB.PWRB's _HID.
+ */
+static void check_ged(const uint8_t *d, uint32_t len, bool present)
+{
+	static const uint8_t ged_dev[] = { 'G', 'E', 'D', '_', 0x08, '_', 'H', 'I', 'D', 0x0d,
+					   'A', 'C', 'P', 'I', '0', '0', '1', '3', 0 };
+	static const uint8_t pwrb_hid[] = { '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0c, 0x0c };
+	/* Extended Interrupt: consumer, level, active high, exclusive; one GSI */
+	static const uint8_t irq[] = { 0x89, 0x06, 0x00, 0x01, 0x01, GED_GSI, 0, 0, 0 };
+	/* OperationRegion(EREG, SystemIO, 0x610, 4); Field(EREG, DWordAcc, NoLock, Preserve) { ESEL, 32 } */
+	static const uint8_t region[] = { 0x5b, 0x80, 'E', 'R', 'E', 'G', 0x01, 0x0b, 0x10, 0x06,
+					  0x0a, 0x04, 0x5b, 0x81, 0x0b, 'E', 'R', 'E', 'G', 0x03,
+					  'E', 'S', 'E', 'L', 0x20 };
+	/* Method(_EVT, 1, Serialized) { Local0 = ESEL; If ((Local0 & One) == One) { Notify(\_SB.PWRB, 0x80) } } */
+	static const uint8_t evt[] = { 0x14, 0x21, '_', 'E', 'V', 'T', 0x09, 0x70, 'E', 'S', 'E',
+				       'L', 0x60, 0xa0, 0x14, 0x93, 0x7b, 0x60, 0x01, 0x00, 0x01,
+				       0x86, 0x5c, 0x2e, '_', 'S', 'B', '_', 'P', 'W', 'R', 'B',
+				       0x0a, 0x80 };
+	const uint8_t *dev = find(d, len, ged_dev, sizeof(ged_dev));
+	size_t n = present;
+
+	assert_int_equal(count(d, len, "ACPI0013", 8), n);
+	assert_int_equal(count(d, len, pwrb_hid, sizeof(pwrb_hid)), n);
+	assert_int_equal(count(d, len, "_EVT", 4), n);
+	if (!present)
+		return;
+	assert_non_null(dev);
+	/* everything after _HID, inside the device */
+	assert_non_null(find(dev, len - (dev - d), irq, sizeof(irq)));
+	assert_non_null(find(dev, len - (dev - d), region, sizeof(region)));
+	assert_non_null(find(dev, len - (dev - d), evt, sizeof(evt)));
+	assert_int_equal(GED_EVENT_POWER_BUTTON, 1); /* the One in _EVT */
+}
+
+static void check_dsdt(const uint8_t *d, int ndevices, bool has_ged)
 {
 	uint32_t len = get(d + 4, 4);
 	static const uint8_t com1_hid[] = { '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x05, 0x01 };
@@ -169,11 +209,13 @@ static void check_dsdt(const uint8_t *d, int ndevices)
 		memcpy(mem32 + 8, &mmio_devices[i].size, 4);
 		assert_int_equal(count(d, len, mem32, sizeof(mem32)), 1);
 	}
+	check_ged(d, len, has_ged);
 }
 
-static void build_and_parse(int ncpus, int ndevices)
+static void build_and_parse(int ncpus, int ndevices, bool has_ged)
 {
-	struct acpi_config cfg = { .ncpus = ncpus, .devices = mmio_devices, .ndevices = ndevices };
+	struct acpi_config cfg = { .ncpus = ncpus, .devices = mmio_devices, .ndevices = ndevices,
+				   .ged = has_ged ? &ged : NULL };
 	uint64_t rsdp_gpa = 0;
 	long used;
 	const uint8_t *xsdt, *fadt = NULL, *madt = NULL;
@@ -198,7 +240,7 @@ static void build_and_parse(int ncpus, int ndevices)
 	assert_non_null(madt);
 	check_fadt(fadt, used);
 	check_madt(madt, ncpus);
-	check_dsdt(table_at(get(fadt + 140, 8), used, "DSDT"), ndevices);
+	check_dsdt(table_at(get(fadt + 140, 8), used, "DSDT"), ndevices, has_ged);
 }
 
 static void test_tables(void **state)
@@ -209,18 +251,20 @@ static void test_tables(void **state)
 	(void)state;
 	for (size_t i = 0; i < 3; i++)
 		for (size_t j = 0; j < 3; j++)
-			build_and_parse(cpus[i], devs[j]);
+			for (int g = 0; g < 2; g++)
+				build_and_parse(cpus[i], devs[j], g);
 }
 
 static void test_max_cpus(void **state)
 {
 	(void)state;
-	build_and_parse(ACPI_MAX_CPUS, 3);
+	build_and_parse(ACPI_MAX_CPUS, 3, true);
 }
 
 static void test_too_small(void **state)
 {
-	struct acpi_config cfg = { .ncpus = 16, .devices = mmio_devices, .ndevices = 3 };
+	struct acpi_config cfg = { .ncpus = 16, .devices = mmio_devices, .ndevices = 3,
+				   .ged = &ged };
 	uint64_t rsdp_gpa = 0;
 	long used = acpi_build(tables, sizeof(tables), GPA, &cfg, &rsdp_gpa);
 
@@ -246,6 +290,36 @@ static void test_bad_config(void **state)
 	assert_int_equal(acpi_build(tables, sizeof(tables), GPA, &cfg, &rsdp_gpa), -EINVAL);
 	cfg.devices = &wraps;
 	assert_int_equal(acpi_build(tables, sizeof(tables), GPA, &cfg, &rsdp_gpa), -EINVAL);
+}
+
+/* The GED's level-triggered pin is its own, on the IOAPIC; its register fits in port space. */
+static void test_bad_ged(void **state)
+{
+	static const uint32_t taken[] = { 0, 4, 9, 24, 255 }; /* PIT, COM1, SCI, no such pin */
+	struct acpi_mmio_device on_23 = { .base = 0xd0000000, .size = 0x200, .gsi = GED_GSI };
+	struct acpi_ged g = ged;
+	struct acpi_config cfg = { .ncpus = 1, .devices = mmio_devices, .ndevices = 3, .ged = &g };
+	uint64_t rsdp_gpa;
+
+	(void)state;
+	assert_true(acpi_build(tables, sizeof(tables), GPA, &cfg, &rsdp_gpa) > 0);
+	for (size_t i = 0; i < sizeof(taken) / sizeof(taken[0]); i++) {
+		g.gsi = taken[i];
+		assert_int_equal(acpi_build(tables, sizeof(tables), GPA, &cfg, &rsdp_gpa), -EINVAL);
+	}
+	g.gsi = mmio_devices[1].gsi; /* an edge-triggered virtio-mmio device's */
+	assert_int_equal(acpi_build(tables, sizeof(tables), GPA, &cfg, &rsdp_gpa), -EINVAL);
+	cfg.devices = &on_23;
+	cfg.ndevices = 1;
+	g.gsi = GED_GSI;
+	assert_int_equal(acpi_build(tables, sizeof(tables), GPA, &cfg, &rsdp_gpa), -EINVAL);
+	cfg.ged = NULL; /* without the GED, GSI 23 is free for virtio */
+	assert_true(acpi_build(tables, sizeof(tables), GPA, &cfg, &rsdp_gpa) > 0);
+	cfg = (struct acpi_config){ .ncpus = 1, .ged = &g };
+	g.port = 0xfffd; /* 4 bytes from there wrap */
+	assert_int_equal(acpi_build(tables, sizeof(tables), GPA, &cfg, &rsdp_gpa), -EINVAL);
+	g.port = 0xfffc;
+	assert_true(acpi_build(tables, sizeof(tables), GPA, &cfg, &rsdp_gpa) > 0);
 }
 
 static void test_pkglen_round_trip(void **state)
@@ -589,6 +663,7 @@ int main(void)
 		cmocka_unit_test(test_max_cpus),
 		cmocka_unit_test(test_too_small),
 		cmocka_unit_test(test_bad_config),
+		cmocka_unit_test(test_bad_ged),
 		cmocka_unit_test(test_pkglen_round_trip),
 		cmocka_unit_test(test_device_pkglen),
 		cmocka_unit_test(test_eisaid),
