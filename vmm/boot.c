@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../devices/ged.h"
 #include "../firmware/acpi.h"
 #include "../firmware/e820.h"
 #include "../firmware/mptable.h"
@@ -150,7 +151,9 @@ static void write_cmdline(struct vm *vm, uint8_t *zero_page, const struct bzimag
 
 static void write_acpi(struct vm *vm, uint8_t *zero_page)
 {
-	struct acpi_config cfg = { vm->ncpus, vm->mmio_devices, vm->nmmio_devices };
+	static const struct acpi_ged ged = { GED_PORT, GED_GSI };
+	struct acpi_config cfg = { vm->ncpus, vm->mmio_devices, vm->nmmio_devices,
+				   vm->ged ? &ged : NULL };
 	uint64_t rsdp;
 
 	if (vm->cfg->no_acpi)

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "../devices/acpi_pm.h"
+#include "../devices/ged.h"
 #include "../devices/i8042.h"
 #include "../devices/serial.h"
 #include "../devices/virtio_blk.h"
@@ -89,8 +90,10 @@ static void create_devices(struct vm *vm)
 	struct virtio_console *vc = NULL;
 
 	i8042_create(vm);
-	if (!vm->cfg->no_acpi)
+	if (!vm->cfg->no_acpi) {
 		acpi_pm_create(vm);
+		vm->ged = ged_create(vm); /* the power button */
+	}
 	for (int i = 0; i < vm->cfg->ndisks; i++)
 		virtio_blk_create(vm, &vm->cfg->disks[i]);
 	for (int i = 0; i < vm->cfg->nnets; i++)

@@ -4,6 +4,7 @@
 #include <sys/ioctl.h>
 
 
+#include "../devices/ged.h"
 #include "../devices/virtio_blk.h"
 #include "../devices/virtio_net.h"
 #include "log.h"
@@ -159,6 +160,8 @@ static void powerdown(struct monitor_client *c, struct vm *vm, char **argv, int 
 	(void)argc;
 	if (!vm->ged)
 		monitor_printf(c, "Error: no ACPI power button (started with --no-acpi)\n");
+	else
+		ged_power_button(vm->ged);
 }
 
 /* Run a snapshot operation with the VM paused, resuming it after if it ran. */

@@ -284,3 +284,21 @@ test_snapshot_soak() {
 	expect_eq "$(verify soak)" ok "soak: the guest's disk data is intact"
 	finish soak 0
 }
+
+# system_powerdown presses the ACPI power button; the guest powers off (exit 0).
+test_powerdown() {
+	start_counter powerdown --cmdline "test=counter period=50"
+	expect_line "$MON_DIR/powerdown.out" "^minitest: ged 0x610 gsi 23\$" \
+		"powerdown: the guest finds the Generic Event Device"
+	mon powerdown "$MON_DIR/powerdown.sock" system_powerdown
+	wait "$COUNTER_PID"
+	echo $? >"$OUT/powerdown.rc"
+	cp "$MON_DIR/powerdown.out" "$OUT/powerdown.out"
+	cp "$MON_DIR/powerdown.err" "$OUT/powerdown.err"
+	expect_out powerdown "^minitest: power button\$"
+	expect_rc powerdown 0
+	start_counter noacpi --no-acpi --cmdline "test=counter period=50"
+	mon noacpi "$MON_DIR/noacpi.sock" system_powerdown
+	expect_mon noacpi "Error: no ACPI power button \(started with --no-acpi\)"
+	finish noacpi 0
+}

@@ -285,4 +285,5 @@ test_pause
 test_snapshot
 test_snapshot_errors
 test_snapshot_soak
+test_powerdown
 summary
