@@ -13,6 +13,9 @@
 #                       and read-only flag, mount it read-only, report the
 #                       sha256 of /hello.txt, try to write a file on it and
 #                       then the raw device (both must fail)
+#   linuxtest=net       eth0 up (linuxtest.ip=, linuxtest.hostip=), ping the
+#                       host, receive a file on port 5001, send one to 5002
+#   linuxtest=hvc       report which console /init and the kernel write to
 #   linuxtest=reboot    end with reboot -f   (the VMM exits with status 3)
 #   linuxtest=poweroff  end with poweroff -f (ACPI power-off: status 0)
 # Without reboot or poweroff it ends with reboot -f; an unknown step is
@@ -97,6 +100,43 @@ step_disk_ro() {
 		seek=$((blocks - 1)) conv=notrunc,fsync oflag=direct)"
 }
 
+# cmdline_value KEY DEFAULT: the value of KEY=... on the kernel command line.
+cmdline_value() {
+	local word
+	for word in $(cat /proc/cmdline); do
+		case $word in "$1"=*) echo "${word#*=}"; return ;; esac
+	done
+	echo "$2"
+}
+
+# step_net: eth0 up with a static address, ping the host, then one transfer
+# each way with busybox nc (the host sends to port 5001 and listens on 5002).
+step_net() {
+	local ip host i=0
+	ip=$(cmdline_value linuxtest.ip 10.77.0.2/24)
+	host=$(cmdline_value linuxtest.hostip 10.77.0.1)
+	while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	ip link set lo up
+	ip link set eth0 up && ip addr add "$ip" dev eth0
+	i=0
+	while [ "$(cat /sys/class/net/eth0/operstate 2>/dev/null)" != up ] && [ $i -lt 50 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	say net_link "$(cat /sys/class/net/eth0/operstate 2>/dev/null || echo missing)"
+	# The first echo may go while the host still resolves our address: allow a few.
+	say net_ping "$(ok_or_failed ping -c 5 -w 10 "$host" >/dev/null)"
+	say net_up
+	nc -l -p 5001 >/tmp/in
+	say net_rx_sha256 "$(sha256sum /tmp/in | cut -d' ' -f1)"
+	head -c 8388608 /dev/urandom >/tmp/out
+	say net_tx_sha256 "$(sha256sum /tmp/out | cut -d' ' -f1)"
+	say net_tx "$(ok_or_failed nc "${host%/*}" 5002 </tmp/out)"
+}
+
 steps=
 for word in $(cat /proc/cmdline); do
 	case $word in
@@ -109,6 +149,8 @@ for step in $steps; do
 	case $step in
 	disk) step_disk ;;
 	disk-ro) step_disk_ro ;;
+	net) step_net ;;
+	hvc) say console "$(basename "$(readlink -f /proc/self/fd/0)") $(cat /sys/class/tty/console/active)" ;;
 	reboot | poweroff) action=$step ;;
 	*) say unknown_step "$step" ;;
 	esac

@@ -43,7 +43,7 @@ VMM=$1
 # virtio and virtio_ring follow). ext4 (with jbd2 and crc32c) is built into
 # the Debian cloud kernel: mk-initramfs.sh notes that and packs nothing for
 # it, but would pack it for a kernel that has it as a module.
-MODULES=(virtio_mmio virtio_blk ext4)
+MODULES=(virtio_mmio virtio_blk ext4 virtio_net net_failover failover virtio_console)
 TIMEOUT=${GUEST_TIMEOUT:-120}
 # The disk boots end with `poweroff -f`, which minivmm turns into exit
 # status 0 through the ACPI sleep control register. POWEROFF_WORKS=no ends
@@ -177,6 +177,57 @@ expect_eq "$(field "$log" 'LINUXTEST write_dev')" failed "disk-ro: writing the r
 expect_exit disk-ro "$last_rc"
 expect_eq "$(sha256sum "$out/disk-ro.img" | cut -d' ' -f1)" "$ro_sha_before" \
 	"disk-ro: the image file is unchanged"
+
+# --- net: eth0 on a tap in a network namespace made for this test ----------
+ns=minivmm-linux-$$
+ip netns add "$ns"
+trap 'rm -rf "$src"; ip netns del "$ns" 2>/dev/null' EXIT
+in_ns() { ip netns exec "$ns" "$@"; }
+in_ns ip link set lo up
+in_ns ip tuntap add tap0 mode tap vnet_hdr
+in_ns ip addr add 10.77.0.1/24 dev tap0
+in_ns ip link set tap0 up
+head -c 4194304 /dev/urandom >"$out/net-to-guest"
+rm -f "$out/net-from-guest"
+in_ns timeout "$TIMEOUT" socat -u TCP-LISTEN:5002,reuseaddr "OPEN:$out/net-from-guest,creat,trunc" &
+listener=$!
+words="net $last"
+cmdline="$BASE_CMDLINE linuxtest=net linuxtest=$last linuxtest.ip=10.77.0.2/24 linuxtest.hostip=10.77.0.1"
+in_ns timeout -k 5 "$TIMEOUT" "$VMM" --kernel "$kdir/vmlinuz" --initrd "$out/initramfs.gz" \
+	--cpus 2 --mem 1G --cmdline "$cmdline" --net tap=tap0 </dev/null >"$out/net.out" 2>"$out/net.err" &
+vm=$!
+for ((i = 0; i < TIMEOUT * 10; i++)); do
+	grep -aq '^LINUXTEST net_up' "$out/net.out" && break
+	sleep 0.1
+done
+if in_ns ping -c 3 -W 5 10.77.0.2 >"$out/net-ping.log" 2>&1; then
+	pass "net: the host pings the guest"
+else
+	fail "net: the host pings the guest" "$(tail -n 1 "$out/net-ping.log")"
+fi
+in_ns socat -u "FILE:$out/net-to-guest" TCP:10.77.0.2:5001,retry=20,interval=0.5 ||
+	fail "net: send to the guest" "socat failed"
+rc=0
+wait "$vm" || rc=$?
+wait "$listener" || true
+tr -d '\r' <"$out/net.out" >"$out/net.log"
+echo "$rc" >"$out/net.rc"
+echo "check-linux: boot 'net' ($words; --net tap=tap0): exit $rc"
+log=$out/net.log
+expect_eq "$(field "$log" 'LINUXTEST net_link')" up "net: eth0 link is up"
+expect_eq "$(field "$log" 'LINUXTEST net_ping')" ok "net: the guest pings the host"
+expect_eq "$(field "$log" 'LINUXTEST net_rx_sha256')" "$(sha256sum <"$out/net-to-guest" | cut -d' ' -f1)" \
+	"net: 4 MiB host -> guest keep their sha256"
+expect_eq "$(sha256sum <"$out/net-from-guest" 2>/dev/null | cut -d' ' -f1)" \
+	"$(field "$log" 'LINUXTEST net_tx_sha256')" "net: 8 MiB guest -> host keep their sha256"
+expect_exit net "$last_rc"
+ip netns del "$ns"
+
+# --- hvc: the console through virtio-console -------------------------------
+boot hvc "hvc $last" --console virtio --cmdline "console=hvc0 reboot=k panic=-1 linuxtest=hvc linuxtest=$last"
+expect_line "$out/hvc.log" '^LINUXTEST console .*hvc0' "hvc: the console is hvc0"
+expect_line "$out/hvc.log" "^LINUXTEST end $last\$" "hvc: /init's output arrives through hvc0"
+expect_exit hvc "$last_rc"
 
 # --- reboot ----------------------------------------------------------------
 boot reboot reboot
