@@ -144,42 +144,51 @@ int parse_disk(char *arg, struct disk_config *disk, const char **why)
 	return 0;
 }
 
-static int add_disk(const char *arg, struct config *cfg)
+/*
+ * A repeatable device option: parse a private copy of @arg (the config keeps
+ * pointers into it, for the life of the process) into the next of @max slots.
+ */
+static int add_device_option(const char *opt, const char *arg, int *count, int max,
+			     const char *what, int (*parse)(char *arg, void *slot, const char **why),
+			     void *slot)
 {
 	const char *why;
 	char *copy;
 
-	if (cfg->ndisks == MAX_DISKS) {
-		log_msg("--disk %s: at most %d disks", arg, MAX_DISKS);
+	if (*count == max) {
+		log_msg("%s %s: at most %d %s", opt, arg, max, what);
 		return -1;
 	}
-	copy = strdup(arg); /* lives as long as the process: the config points into it */
-	if (!copy || parse_disk(copy, &cfg->disks[cfg->ndisks], &why) < 0) {
-		log_msg("--disk %s: %s", arg, copy ? why : "out of memory");
+	copy = strdup(arg);
+	if (!copy || parse(copy, slot, &why) < 0) {
+		log_msg("%s %s: %s", opt, arg, copy ? why : "out of memory");
 		free(copy);
 		return -1;
 	}
-	cfg->ndisks++;
+	(*count)++;
 	return 0;
+}
+
+static int parse_disk_slot(char *arg, void *slot, const char **why)
+{
+	return parse_disk(arg, slot, why);
+}
+
+static int parse_net_slot(char *arg, void *slot, const char **why)
+{
+	return net_config_parse(arg, slot, why);
+}
+
+static int add_disk(const char *arg, struct config *cfg)
+{
+	return add_device_option("--disk", arg, &cfg->ndisks, MAX_DISKS, "disks", parse_disk_slot,
+				 &cfg->disks[cfg->ndisks < MAX_DISKS ? cfg->ndisks : 0]);
 }
 
 static int add_net(const char *arg, struct config *cfg)
 {
-	const char *why;
-	char *copy;
-
-	if (cfg->nnets == MAX_NETS) {
-		log_msg("--net %s: at most %d network devices", arg, MAX_NETS);
-		return -1;
-	}
-	copy = strdup(arg); /* lives as long as the process: the config points into it */
-	if (!copy || net_config_parse(copy, &cfg->nets[cfg->nnets], &why) < 0) {
-		log_msg("--net %s: %s", arg, copy ? why : "out of memory");
-		free(copy);
-		return -1;
-	}
-	cfg->nnets++;
-	return 0;
+	return add_device_option("--net", arg, &cfg->nnets, MAX_NETS, "network devices",
+				 parse_net_slot, &cfg->nets[cfg->nnets < MAX_NETS ? cfg->nnets : 0]);
 }
 
 static int parse_option(int opt, const char *arg, struct config *cfg)
