@@ -38,6 +38,8 @@ ok_or_failed() { if "$@"; then echo ok; else echo failed; fi; }
 # Modules packed by mk-initramfs.sh (virtio transport and block driver).
 if [ -s /etc/modules ]; then
 	say modules "$(ok_or_failed load-modules)"
+	# With console=hvc0 the console exists only now that virtio_console is loaded.
+	exec </dev/console >/dev/console 2>&1
 fi
 
 say begin
