@@ -1,5 +1,5 @@
 #!/bin/sh
-# shellcheck disable=SC3043,SC2016 # busybox ash has local; sh -c scripts are quoted on purpose
+# shellcheck disable=SC3043,SC2016,SC2013,SC2317 # busybox ash has local; sh -c scripts are quoted on purpose; the command line is read word by word; functions run through wait_for
 # /init of the check-linux guest (tests/integration/linux.sh): report what
 # the kernel sees as "LINUXTEST <key> <value>" lines on the console, run the
 # steps named by the `linuxtest=` words of the kernel command line (there
@@ -13,9 +13,14 @@
 #                       and read-only flag, mount it read-only, report the
 #                       sha256 of /hello.txt, try to write a file on it and
 #                       then the raw device (both must fail)
-#   linuxtest=net       eth0 up (linuxtest.ip=, linuxtest.hostip=), ping the
-#                       host, receive a file on port 5001, send one to 5002
-#   linuxtest=hvc       report which console /init and the kernel write to
+#   linuxtest=net       eth0 gets linuxtest.ip= (e.g. 10.77.0.2/24) and comes
+#                       up; ping the host (linuxtest.hostip=, e.g. 10.77.0.1);
+#                       receive one file from the host on TCP port 5001
+#                       (busybox nc -l) and report its sha256, then send
+#                       NET_TX_MB MiB of random bytes to the host's port 5002
+#                       and report their sha256
+#   linuxtest=hvc       report the device behind /dev/console (hvc0 when the
+#                       command line says console=hvc0)
 #   linuxtest=reboot    end with reboot -f   (the VMM exits with status 3)
 #   linuxtest=poweroff  end with poweroff -f (ACPI power-off: status 0)
 # Without reboot or poweroff it ends with reboot -f; an unknown step is
@@ -24,22 +29,37 @@
 export PATH=/sbin:/bin:/usr/sbin:/usr/bin
 PHRASE="written by the minivmm check-linux guest"
 VDA_WAIT_S=10 # how long to wait for /dev/vda to appear
+ETH0_WAIT_S=10 # ... for eth0, and then for its link to come up
+NET_XFER_S=60  # longest a transfer with the host may take
+NET_TX_MB=8    # how much the guest sends to the host
 
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null || true
-exec </dev/console >/dev/console 2>&1
 
 say() { echo "LINUXTEST $*"; }
 # ok_or_failed COMMAND...: run it; print "ok" or "failed" (its output goes
 # to the console as it is).
 ok_or_failed() { if "$@"; then echo ok; else echo failed; fi; }
 
-# Modules packed by mk-initramfs.sh (virtio transport and block driver).
+# Modules packed by mk-initramfs.sh (virtio transport and the block, net
+# and console drivers), loaded before /dev/console is opened: with
+# console=hvc0 the console is virtio_console's hvc0, a module, so the kernel
+# could not open /dev/console for /init ("unable to open an initial
+# console") and it cannot be opened until the module is in.
+modules=
 if [ -s /etc/modules ]; then
-	say modules "$(ok_or_failed load-modules)"
-	# With console=hvc0 the console exists only now that virtio_console is loaded.
-	exec </dev/console >/dev/console 2>&1
+	if load-modules >/tmp/load-modules.log 2>&1; then modules=ok; else modules=failed; fi
+fi
+i=0
+while ! (true <>/dev/console) 2>/dev/null && [ $i -lt 50 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+exec </dev/console >/dev/console 2>&1
+if [ -n "$modules" ]; then
+	cat /tmp/load-modules.log
+	say modules "$modules"
 fi
 
 say begin
@@ -102,41 +122,83 @@ step_disk_ro() {
 		seek=$((blocks - 1)) conv=notrunc,fsync oflag=direct)"
 }
 
-# cmdline_value KEY DEFAULT: the value of KEY=... on the kernel command line.
+# cmdline_value KEY: print the value of the last KEY=VALUE word of the
+# kernel command line (nothing if there is none).
 cmdline_value() {
-	local word
+	local word value=
 	for word in $(cat /proc/cmdline); do
-		case $word in "$1"=*) echo "${word#*=}"; return ;; esac
+		case $word in "$1"=*) value=${word#*=} ;; esac
 	done
-	echo "$2"
+	echo "$value"
 }
 
-# step_net: eth0 up with a static address, ping the host, then one transfer
-# each way with busybox nc (the host sends to port 5001 and listens on 5002).
+# wait_for SECONDS COMMAND...: run COMMAND every 0.1 s until it succeeds;
+# return 1 if it still fails after SECONDS.
+wait_for() {
+	local i=0 n=$(($1 * 10))
+	shift
+	until "$@"; do
+		[ $i -ge $n ] && return 1
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+
+eth0_is_up() { [ "$(cat /sys/class/net/eth0/operstate 2>/dev/null)" = up ]; }
+
 step_net() {
-	local ip host i=0
-	ip=$(cmdline_value linuxtest.ip 10.77.0.2/24)
-	host=$(cmdline_value linuxtest.hostip 10.77.0.1)
-	while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 100 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	ip link set lo up
-	ip link set eth0 up && ip addr add "$ip" dev eth0
-	i=0
-	while [ "$(cat /sys/class/net/eth0/operstate 2>/dev/null)" != up ] && [ $i -lt 50 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	say net_link "$(cat /sys/class/net/eth0/operstate 2>/dev/null || echo missing)"
-	# The first echo may go while the host still resolves our address: allow a few.
-	say net_ping "$(ok_or_failed ping -c 5 -w 10 "$host" >/dev/null)"
-	say net_up
-	nc -l -p 5001 >/tmp/in
+	local addr host rc
+	addr=$(cmdline_value linuxtest.ip)
+	host=$(cmdline_value linuxtest.hostip)
+	if [ -z "$addr" ] || [ -z "$host" ]; then
+		say net_config "missing linuxtest.ip= or linuxtest.hostip="
+		return 0
+	fi
+	if ! wait_for $ETH0_WAIT_S test -e /sys/class/net/eth0; then
+		say net_eth0 missing
+		ls /sys/class/net /sys/bus/virtio/devices 2>&1
+		return 0
+	fi
+	say net_eth0 "$(cat /sys/class/net/eth0/address)"
+	say net_up "$(ok_or_failed sh -c 'ip link set lo up && ip addr add "$1" dev eth0 && ip link set eth0 up' sh "$addr")"
+	wait_for $ETH0_WAIT_S eth0_is_up || true
+	say net_link "$(cat /sys/class/net/eth0/operstate)"
+	# Up to 10 s, done at the first reply (ARP may take the first request).
+	if ping -c 1 -w 10 "$host" >/tmp/ping.log 2>&1; then
+		say net_ping ok
+	else
+		cat /tmp/ping.log
+		say net_ping failed
+	fi
+
+	# Host -> guest. nc's stdin is a FIFO opened read-write: it never has
+	# data and never ends, so nc sends nothing and does not half-close the
+	# connection early (busybox nc quits when the peer closes; the host's
+	# nc would stop sending); it ends when the host's nc closes.
+	mkfifo /tmp/nc-stdin
+	timeout $NET_XFER_S nc -l -p 5001 <>/tmp/nc-stdin >/tmp/in &
+	say net_listen 5001
+	rc=0
+	wait $! || rc=$?
+	say net_rx "$([ $rc = 0 ] && echo ok || echo "failed ($rc)")"
+	say net_rx_bytes "$(wc -c </tmp/in)"
 	say net_rx_sha256 "$(sha256sum /tmp/in | cut -d' ' -f1)"
-	head -c 8388608 /dev/urandom >/tmp/out
+
+	# Guest -> host: saved first, so its sha256 is known; the host listens
+	# on port 5002 before the guest boots.
+	dd if=/dev/urandom of=/tmp/out bs=1048576 count=$NET_TX_MB 2>/dev/null
+	say net_tx_bytes "$(wc -c </tmp/out)"
 	say net_tx_sha256 "$(sha256sum /tmp/out | cut -d' ' -f1)"
-	say net_tx "$(ok_or_failed nc "${host%/*}" 5002 </tmp/out)"
+	say net_tx "$(ok_or_failed timeout $NET_XFER_S nc "$host" 5002 </tmp/out)"
+}
+
+# step_hvc: the device behind /dev/console. /sys/class/tty/console/active
+# lists the enabled consoles, the one /dev/console opens last.
+step_hvc() {
+	local active
+	active=$(cat /sys/class/tty/console/active 2>/dev/null)
+	say console_active "$active"
+	say console "${active##* }"
 }
 
 steps=
@@ -152,7 +214,7 @@ for step in $steps; do
 	disk) step_disk ;;
 	disk-ro) step_disk_ro ;;
 	net) step_net ;;
-	hvc) say console "$(basename "$(readlink -f /proc/self/fd/0)") $(cat /sys/class/tty/console/active)" ;;
+	hvc) step_hvc ;;
 	reboot | poweroff) action=$step ;;
 	*) say unknown_step "$step" ;;
 	esac
