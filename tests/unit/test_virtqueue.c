@@ -7,9 +7,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "unit.h"
+#include "virtio_harness.h"
 #include "../../devices/virtqueue.h"
-#include "../../vmm/guest_mem.h"
 
 #define RAM_SIZE (2 * MiB)
 #define QSIZE 16
@@ -19,18 +18,14 @@
 #define TABLE_GPA 0x8000ULL /* indirect tables */
 #define DATA_GPA 0x10000ULL
 
-static struct guest_mem mem;
-static uint8_t *ram;
 static struct virtq vq;
 static struct virtq_chain chain;
 
 static int setup(void **state)
 {
 	(void)state;
-	guest_mem_layout(&mem, RAM_SIZE);
-	if (guest_mem_map(&mem))
+	if (guest_ram_map(RAM_SIZE))
 		return -1;
-	ram = mem.regions[0].host;
 	vq = (struct virtq){
 		.size = QSIZE, .ready = true,
 		.desc_gpa = DESC_GPA, .avail_gpa = AVAIL_GPA, .used_gpa = USED_GPA,
@@ -46,39 +41,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void put16(uint64_t gpa, uint16_t v)
-{
-	memcpy(ram + gpa, &v, 2);
-}
-
-static uint16_t get16(uint64_t gpa)
-{
-	uint16_t v;
-
-	memcpy(&v, ram + gpa, 2);
-	return v;
-}
-
-static uint32_t get32(uint64_t gpa)
-{
-	uint32_t v;
-
-	memcpy(&v, ram + gpa, 4);
-	return v;
-}
-
-/* Descriptor @i of the table at @table. */
-static void desc_at(uint64_t table, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags,
-		    uint16_t next)
-{
-	uint8_t *d = ram + table + 16ULL * i;
-
-	memcpy(d, &addr, 8);
-	memcpy(d + 8, &len, 4);
-	memcpy(d + 12, &flags, 2);
-	memcpy(d + 14, &next, 2);
-}
-
 static void desc(uint16_t i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
 {
 	desc_at(vq.desc_gpa, i, addr, len, flags, next);
@@ -89,24 +51,14 @@ static uint16_t avail_idx(void)
 	return get16(vq.avail_gpa + 2);
 }
 
-/* Put @head in the next avail slot and publish it. */
 static void offer(uint16_t head)
 {
-	uint16_t idx = avail_idx();
-
-	put16(vq.avail_gpa + 4 + 2ULL * (idx % vq.size), head);
-	put16(vq.avail_gpa + 2, idx + 1);
+	avail_offer(vq.avail_gpa, vq.size, head);
 }
 
 static uint16_t used_idx(void)
 {
 	return get16(vq.used_gpa + 2);
-}
-
-static void used_elem(uint16_t slot, uint32_t *id, uint32_t *len)
-{
-	*id = get32(vq.used_gpa + 4 + 8ULL * slot);
-	*len = get32(vq.used_gpa + 8 + 8ULL * slot);
 }
 
 /* Pop one chain that must be malformed, reported with head @head. */
@@ -425,24 +377,24 @@ static void test_push(void **state)
 	(void)state;
 	virtq_push(&vq, &mem, 5, 100);
 	assert_int_equal(used_idx(), 1);
-	used_elem(0, &id, &len);
+	used_elem(vq.used_gpa, 0, &id, &len);
 	assert_int_equal(id, 5);
 	assert_int_equal(len, 100);
 	virtq_push(&vq, &mem, 15, 0xffffffff);
 	assert_int_equal(used_idx(), 2);
-	used_elem(1, &id, &len);
+	used_elem(vq.used_gpa, 1, &id, &len);
 	assert_int_equal(id, 15);
 	assert_int_equal(len, 0xffffffff);
 	/* Around the ring: slot (used idx % size), the index keeps counting. */
 	vq.used_idx = 0xffff;
 	virtq_push(&vq, &mem, 9, 7);
 	assert_int_equal(used_idx(), 0);
-	used_elem(QSIZE - 1, &id, &len);
+	used_elem(vq.used_gpa, QSIZE - 1, &id, &len);
 	assert_int_equal(id, 9);
 	assert_int_equal(len, 7);
 	virtq_push(&vq, &mem, 4, 8);
 	assert_int_equal(used_idx(), 1);
-	used_elem(0, &id, &len);
+	used_elem(vq.used_gpa, 0, &id, &len);
 	assert_int_equal(id, 4);
 	assert_int_equal(len, 8);
 }
