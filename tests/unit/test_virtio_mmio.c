@@ -6,44 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <unistd.h>
 
-#include "unit.h"
+#include "virtio_harness.h"
 #include "../../devices/virtio_mmio.h"
-#include "../../vmm/guest_mem.h"
 
 #define RAM_SIZE (2 * MiB)
-
-/* Register offsets (virtio 1.x, 4.2.2) */
-#define MAGIC 0x000
-#define VERSION 0x004
-#define DEVICE_ID 0x008
-#define VENDOR_ID 0x00c
-#define DEV_FEATURES 0x010
-#define DEV_FEATURES_SEL 0x014
-#define DRV_FEATURES 0x020
-#define DRV_FEATURES_SEL 0x024
-#define QUEUE_SEL 0x030
-#define QUEUE_NUM_MAX 0x034
-#define QUEUE_NUM 0x038
-#define QUEUE_READY 0x044
-#define QUEUE_NOTIFY 0x050
-#define INT_STATUS 0x060
-#define INT_ACK 0x064
-#define STATUS 0x070
-#define DESC_LOW 0x080
-#define DESC_HIGH 0x084
-#define DRIVER_LOW 0x090
-#define DRIVER_HIGH 0x094
-#define DEVICE_LOW 0x0a0
-#define DEVICE_HIGH 0x0a4
-#define CONFIG 0x100
-
-#define ACK VIRTIO_STATUS_ACKNOWLEDGE
-#define DRIVER VIRTIO_STATUS_DRIVER
-#define FEATURES_OK VIRTIO_STATUS_FEATURES_OK
-#define DRIVER_OK VIRTIO_STATUS_DRIVER_OK
-#define NEEDS_RESET VIRTIO_STATUS_NEEDS_RESET
 
 #define DUMMY_ID 42
 #define NQUEUES 2
@@ -94,8 +61,6 @@ static const struct virtio_device_ops dummy_ops = {
 	.config_write = dummy_config_write,
 };
 
-static struct guest_mem mem;
-static uint8_t *ram;
 static struct virtio_mmio t;
 static struct dummy dummy;
 static uint8_t *config; /* exactly CONFIG_SIZE bytes on the heap: ASan sees overreads */
@@ -103,10 +68,8 @@ static uint8_t *config; /* exactly CONFIG_SIZE bytes on the heap: ASan sees over
 static int setup(void **state)
 {
 	(void)state;
-	guest_mem_layout(&mem, RAM_SIZE);
-	if (guest_mem_map(&mem))
+	if (guest_ram_map(RAM_SIZE))
 		return -1;
-	ram = mem.regions[0].host;
 	config = malloc(CONFIG_SIZE);
 	if (!config)
 		return -1;
@@ -128,15 +91,12 @@ static int teardown(void **state)
 
 static uint32_t rd(uint64_t off)
 {
-	uint32_t v = 0xdeadbeef;
-
-	virtio_mmio_read(&t, off, &v, 4);
-	return v;
+	return mmio_read32(&t, off);
 }
 
 static void wr(uint64_t off, uint32_t v)
 {
-	virtio_mmio_write(&t, off, &v, 4);
+	mmio_write32(&t, off, v);
 }
 
 static uint64_t rd_config(uint64_t off, unsigned size)
@@ -144,95 +104,54 @@ static uint64_t rd_config(uint64_t off, unsigned size)
 	uint64_t v;
 
 	memset(&v, 0xee, sizeof(v));
-	virtio_mmio_read(&t, CONFIG + off, &v, size);
+	virtio_mmio_read(&t, REG_CONFIG + off, &v, size);
 	return size == 8 ? v : v & ((1ULL << (8 * size)) - 1);
-}
-
-static void driver_features(uint64_t f)
-{
-	wr(DRV_FEATURES_SEL, 0);
-	wr(DRV_FEATURES, (uint32_t)f);
-	wr(DRV_FEATURES_SEL, 1);
-	wr(DRV_FEATURES, f >> 32);
-}
-
-/* Reset, ACKNOWLEDGE, DRIVER, features @f, FEATURES_OK; returns the status read back. */
-static uint32_t negotiate(uint64_t f)
-{
-	wr(STATUS, 0);
-	wr(STATUS, ACK);
-	wr(STATUS, ACK | DRIVER);
-	driver_features(f);
-	wr(STATUS, ACK | DRIVER | FEATURES_OK);
-	return rd(STATUS);
-}
-
-/* Queue @q: @size entries with rings at @desc/@avail/@used. */
-static void setup_queue(uint32_t q, uint32_t size, uint64_t desc, uint64_t avail, uint64_t used)
-{
-	wr(QUEUE_SEL, q);
-	wr(QUEUE_NUM, size);
-	wr(DESC_LOW, (uint32_t)desc);
-	wr(DESC_HIGH, desc >> 32);
-	wr(DRIVER_LOW, (uint32_t)avail);
-	wr(DRIVER_HIGH, avail >> 32);
-	wr(DEVICE_LOW, (uint32_t)used);
-	wr(DEVICE_HIGH, used >> 32);
 }
 
 /* A driver that has done everything right: DRIVER_OK with queue 0 live. */
 static void bring_up(void)
 {
-	assert_int_equal(negotiate(1ULL << VIRTIO_F_VERSION_1 | 1ULL << 29),
+	assert_int_equal(negotiate(&t, 1ULL << VIRTIO_F_VERSION_1 | 1ULL << 29),
 			 ACK | DRIVER | FEATURES_OK);
-	setup_queue(0, 16, 0x1000, 0x2000, 0x3000);
-	wr(QUEUE_READY, 1);
-	assert_int_equal(rd(QUEUE_READY), 1);
-	wr(STATUS, ACK | DRIVER | FEATURES_OK | DRIVER_OK);
-	assert_int_equal(rd(STATUS), ACK | DRIVER | FEATURES_OK | DRIVER_OK);
-}
-
-static uint64_t eventfd_count(int fd)
-{
-	uint64_t n = 0;
-
-	if (read(fd, &n, sizeof(n)) != sizeof(n))
-		return 0; /* EAGAIN: nothing written */
-	return n;
+	setup_queue(&t, 0, 16, 0x1000, 0x2000, 0x3000);
+	wr(REG_QUEUE_READY, 1);
+	assert_int_equal(rd(REG_QUEUE_READY), 1);
+	wr(REG_STATUS, ACK | DRIVER | FEATURES_OK | DRIVER_OK);
+	assert_int_equal(rd(REG_STATUS), ACK | DRIVER | FEATURES_OK | DRIVER_OK);
 }
 
 static void test_identity(void **state)
 {
 	(void)state;
-	assert_int_equal(rd(MAGIC), 0x74726976);
-	assert_int_equal(rd(VERSION), 2);
-	assert_int_equal(rd(DEVICE_ID), DUMMY_ID);
-	assert_int_equal(rd(VENDOR_ID), 0x4d564d4d);
-	assert_int_equal(rd(STATUS), 0);
-	assert_int_equal(rd(INT_STATUS), 0);
+	assert_int_equal(rd(REG_MAGIC), 0x74726976);
+	assert_int_equal(rd(REG_VERSION), 2);
+	assert_int_equal(rd(REG_DEVICE_ID), DUMMY_ID);
+	assert_int_equal(rd(REG_VENDOR_ID), 0x4d564d4d);
+	assert_int_equal(rd(REG_STATUS), 0);
+	assert_int_equal(rd(REG_INT_STATUS), 0);
 	/* Write-only and reserved registers read as zero. */
-	assert_int_equal(rd(DRV_FEATURES), 0);
-	assert_int_equal(rd(QUEUE_NOTIFY), 0);
+	assert_int_equal(rd(REG_DRV_FEATURES), 0);
+	assert_int_equal(rd(REG_QUEUE_NOTIFY), 0);
 	assert_int_equal(rd(0x0f0), 0);
 }
 
 static void test_device_features(void **state)
 {
 	(void)state;
-	wr(DEV_FEATURES_SEL, 0);
-	assert_int_equal(rd(DEV_FEATURES), (uint32_t)OFFERED);
-	wr(DEV_FEATURES_SEL, 1);
-	assert_int_equal(rd(DEV_FEATURES), 1); /* VERSION_1, bit 32 */
-	wr(DEV_FEATURES_SEL, 2);
-	assert_int_equal(rd(DEV_FEATURES), 0);
-	wr(DEV_FEATURES_SEL, 0xffffffff);
-	assert_int_equal(rd(DEV_FEATURES), 0);
+	wr(REG_DEV_FEATURES_SEL, 0);
+	assert_int_equal(rd(REG_DEV_FEATURES), (uint32_t)OFFERED);
+	wr(REG_DEV_FEATURES_SEL, 1);
+	assert_int_equal(rd(REG_DEV_FEATURES), 1); /* VERSION_1, bit 32 */
+	wr(REG_DEV_FEATURES_SEL, 2);
+	assert_int_equal(rd(REG_DEV_FEATURES), 0);
+	wr(REG_DEV_FEATURES_SEL, 0xffffffff);
+	assert_int_equal(rd(REG_DEV_FEATURES), 0);
 }
 
 static void test_negotiation_ok(void **state)
 {
 	(void)state;
-	assert_int_equal(negotiate(OFFERED | 1ULL << VIRTIO_F_VERSION_1),
+	assert_int_equal(negotiate(&t, OFFERED | 1ULL << VIRTIO_F_VERSION_1),
 			 ACK | DRIVER | FEATURES_OK);
 	assert_true(virtio_mmio_has_feature(&t, 0));
 	assert_true(virtio_mmio_has_feature(&t, 29));
@@ -240,7 +159,7 @@ static void test_negotiation_ok(void **state)
 	assert_false(virtio_mmio_has_feature(&t, 1));
 	assert_false(virtio_mmio_has_feature(&t, 64));
 	/* A subset is fine too. */
-	assert_int_equal(negotiate(1ULL << VIRTIO_F_VERSION_1), ACK | DRIVER | FEATURES_OK);
+	assert_int_equal(negotiate(&t, 1ULL << VIRTIO_F_VERSION_1), ACK | DRIVER | FEATURES_OK);
 	assert_false(virtio_mmio_has_feature(&t, 0));
 }
 
@@ -248,38 +167,38 @@ static void test_negotiation_refused(void **state)
 {
 	(void)state;
 	/* An unoffered bit, low or high. */
-	assert_int_equal(negotiate(1ULL << VIRTIO_F_VERSION_1 | 1ULL << 1), ACK | DRIVER);
-	assert_int_equal(negotiate(1ULL << VIRTIO_F_VERSION_1 | 1ULL << 40), ACK | DRIVER);
+	assert_int_equal(negotiate(&t, 1ULL << VIRTIO_F_VERSION_1 | 1ULL << 1), ACK | DRIVER);
+	assert_int_equal(negotiate(&t, 1ULL << VIRTIO_F_VERSION_1 | 1ULL << 40), ACK | DRIVER);
 	/* No VERSION_1: a legacy driver. */
-	assert_int_equal(negotiate(OFFERED), ACK | DRIVER);
+	assert_int_equal(negotiate(&t, OFFERED), ACK | DRIVER);
 	/* Not a broken device, only a refused negotiation: the driver may retry after a reset. */
-	assert_int_equal(rd(STATUS) & NEEDS_RESET, 0);
+	assert_int_equal(rd(REG_STATUS) & NEEDS_RESET, 0);
 	/* And it cannot go on to DRIVER_OK. */
-	wr(STATUS, ACK | DRIVER | FEATURES_OK | DRIVER_OK);
-	assert_int_equal(rd(STATUS) & (FEATURES_OK | DRIVER_OK), 0);
-	assert_int_not_equal(rd(STATUS) & NEEDS_RESET, 0);
+	wr(REG_STATUS, ACK | DRIVER | FEATURES_OK | DRIVER_OK);
+	assert_int_equal(rd(REG_STATUS) & (FEATURES_OK | DRIVER_OK), 0);
+	assert_int_not_equal(rd(REG_STATUS) & NEEDS_RESET, 0);
 }
 
 static void test_driver_features_when_ignored(void **state)
 {
 	(void)state;
 	/* Before DRIVER. */
-	wr(STATUS, ACK);
-	driver_features(1ULL << VIRTIO_F_VERSION_1 | 1);
+	wr(REG_STATUS, ACK);
+	driver_features(&t, 1ULL << VIRTIO_F_VERSION_1 | 1);
 	assert_false(virtio_mmio_has_feature(&t, 0));
 	assert_false(virtio_mmio_has_feature(&t, VIRTIO_F_VERSION_1));
 	/* After FEATURES_OK. */
-	assert_int_equal(negotiate(1ULL << VIRTIO_F_VERSION_1), ACK | DRIVER | FEATURES_OK);
-	driver_features(1ULL << VIRTIO_F_VERSION_1 | 1 | 1ULL << 29);
+	assert_int_equal(negotiate(&t, 1ULL << VIRTIO_F_VERSION_1), ACK | DRIVER | FEATURES_OK);
+	driver_features(&t, 1ULL << VIRTIO_F_VERSION_1 | 1 | 1ULL << 29);
 	assert_false(virtio_mmio_has_feature(&t, 0));
 	assert_false(virtio_mmio_has_feature(&t, 29));
 	assert_true(virtio_mmio_has_feature(&t, VIRTIO_F_VERSION_1));
 	/* A selector past 1 selects nothing. */
-	wr(STATUS, 0);
-	wr(STATUS, ACK | DRIVER);
-	driver_features(1ULL << VIRTIO_F_VERSION_1);
-	wr(DRV_FEATURES_SEL, 2);
-	wr(DRV_FEATURES, 0xffffffff);
+	wr(REG_STATUS, 0);
+	wr(REG_STATUS, ACK | DRIVER);
+	driver_features(&t, 1ULL << VIRTIO_F_VERSION_1);
+	wr(REG_DRV_FEATURES_SEL, 2);
+	wr(REG_DRV_FEATURES, 0xffffffff);
 	assert_true(virtio_mmio_has_feature(&t, VIRTIO_F_VERSION_1));
 	assert_false(virtio_mmio_has_feature(&t, 1));
 	assert_false(virtio_mmio_has_feature(&t, 33));
@@ -288,29 +207,29 @@ static void test_driver_features_when_ignored(void **state)
 static void test_driver_ok_without_features_ok(void **state)
 {
 	(void)state;
-	wr(STATUS, ACK);
-	wr(STATUS, ACK | DRIVER);
-	wr(STATUS, ACK | DRIVER | DRIVER_OK);
-	assert_int_equal(rd(STATUS), ACK | DRIVER | NEEDS_RESET);
+	wr(REG_STATUS, ACK);
+	wr(REG_STATUS, ACK | DRIVER);
+	wr(REG_STATUS, ACK | DRIVER | DRIVER_OK);
+	assert_int_equal(rd(REG_STATUS), ACK | DRIVER | NEEDS_RESET);
 }
 
 static void test_clearing_status_bits(void **state)
 {
 	(void)state;
-	wr(STATUS, ACK);
-	wr(STATUS, ACK | DRIVER);
-	wr(STATUS, ACK);
-	assert_int_equal(rd(STATUS), ACK | DRIVER | NEEDS_RESET);
+	wr(REG_STATUS, ACK);
+	wr(REG_STATUS, ACK | DRIVER);
+	wr(REG_STATUS, ACK);
+	assert_int_equal(rd(REG_STATUS), ACK | DRIVER | NEEDS_RESET);
 	/* Once set, NEEDS_RESET stays through further writes ... */
-	wr(STATUS, ACK | DRIVER | 0x20);
-	assert_int_not_equal(rd(STATUS) & NEEDS_RESET, 0);
+	wr(REG_STATUS, ACK | DRIVER | 0x20);
+	assert_int_not_equal(rd(REG_STATUS) & NEEDS_RESET, 0);
 	/* ... until the driver writes 0. */
-	wr(STATUS, 0);
-	assert_int_equal(rd(STATUS), 0);
+	wr(REG_STATUS, 0);
+	assert_int_equal(rd(REG_STATUS), 0);
 	/* Going from DRIVER_OK to another non-zero value is clearing too. */
 	bring_up();
-	wr(STATUS, ACK | DRIVER | FEATURES_OK);
-	assert_int_equal(rd(STATUS), ACK | DRIVER | FEATURES_OK | DRIVER_OK | NEEDS_RESET);
+	wr(REG_STATUS, ACK | DRIVER | FEATURES_OK);
+	assert_int_equal(rd(REG_STATUS), ACK | DRIVER | FEATURES_OK | DRIVER_OK | NEEDS_RESET);
 }
 
 static void test_reset_clears_everything(void **state)
@@ -318,20 +237,20 @@ static void test_reset_clears_everything(void **state)
 	(void)state;
 	bring_up();
 	virtio_mmio_used(&t, 0);
-	assert_int_not_equal(rd(INT_STATUS), 0);
-	wr(DEV_FEATURES_SEL, 1);
-	wr(QUEUE_SEL, 1);
+	assert_int_not_equal(rd(REG_INT_STATUS), 0);
+	wr(REG_DEV_FEATURES_SEL, 1);
+	wr(REG_QUEUE_SEL, 1);
 	int resets = dummy.resets;
 
-	wr(STATUS, 0);
+	wr(REG_STATUS, 0);
 	assert_int_equal(dummy.resets, resets + 1);
-	assert_int_equal(rd(STATUS), 0);
-	assert_int_equal(rd(INT_STATUS), 0);
+	assert_int_equal(rd(REG_STATUS), 0);
+	assert_int_equal(rd(REG_INT_STATUS), 0);
 	assert_false(virtio_mmio_has_feature(&t, VIRTIO_F_VERSION_1));
-	assert_int_equal(rd(DEV_FEATURES), (uint32_t)OFFERED); /* selector back to 0 */
+	assert_int_equal(rd(REG_DEV_FEATURES), (uint32_t)OFFERED); /* selector back to 0 */
 	for (int q = 0; q < NQUEUES; q++) {
-		wr(QUEUE_SEL, q);
-		assert_int_equal(rd(QUEUE_READY), 0);
+		wr(REG_QUEUE_SEL, q);
+		assert_int_equal(rd(REG_QUEUE_READY), 0);
 		assert_int_equal(t.queues[q].size, 0);
 		assert_int_equal(t.queues[q].desc_gpa, 0);
 		assert_int_equal(t.queues[q].avail_gpa, 0);
@@ -340,7 +259,7 @@ static void test_reset_clears_everything(void **state)
 		assert_int_equal(t.queues[q].used_idx, 0);
 	}
 	/* The identity is not state. */
-	assert_int_equal(rd(MAGIC), 0x74726976);
+	assert_int_equal(rd(REG_MAGIC), 0x74726976);
 	/* And the device comes up again from there. */
 	bring_up();
 }
@@ -349,19 +268,19 @@ static void test_queue_num_max(void **state)
 {
 	(void)state;
 	for (int q = 0; q < NQUEUES; q++) {
-		wr(QUEUE_SEL, q);
-		assert_int_equal(rd(QUEUE_NUM_MAX), VIRTQ_MAX_SIZE);
+		wr(REG_QUEUE_SEL, q);
+		assert_int_equal(rd(REG_QUEUE_NUM_MAX), VIRTQ_MAX_SIZE);
 	}
-	wr(QUEUE_SEL, NQUEUES);
-	assert_int_equal(rd(QUEUE_NUM_MAX), 0);
-	assert_int_equal(rd(QUEUE_READY), 0);
-	wr(QUEUE_SEL, 0xffffffff);
-	assert_int_equal(rd(QUEUE_NUM_MAX), 0);
+	wr(REG_QUEUE_SEL, NQUEUES);
+	assert_int_equal(rd(REG_QUEUE_NUM_MAX), 0);
+	assert_int_equal(rd(REG_QUEUE_READY), 0);
+	wr(REG_QUEUE_SEL, 0xffffffff);
+	assert_int_equal(rd(REG_QUEUE_NUM_MAX), 0);
 	/* Writes to a queue that does not exist go nowhere. */
-	wr(QUEUE_NUM, 16);
-	wr(QUEUE_READY, 1);
-	assert_int_equal(rd(QUEUE_READY), 0);
-	assert_int_equal(rd(STATUS), 0);
+	wr(REG_QUEUE_NUM, 16);
+	wr(REG_QUEUE_READY, 1);
+	assert_int_equal(rd(REG_QUEUE_READY), 0);
+	assert_int_equal(rd(REG_STATUS), 0);
 	for (int q = 0; q < VIRTIO_MMIO_MAX_QUEUES; q++)
 		assert_int_equal(t.queues[q].size, 0);
 }
@@ -369,43 +288,43 @@ static void test_queue_num_max(void **state)
 static void test_queue_ready_bad_rings(void **state)
 {
 	(void)state;
-	assert_int_equal(negotiate(1ULL << VIRTIO_F_VERSION_1), ACK | DRIVER | FEATURES_OK);
-	setup_queue(0, 16, RAM_SIZE, 0x2000, 0x3000); /* desc outside RAM */
-	wr(QUEUE_READY, 1);
-	assert_int_equal(rd(QUEUE_READY), 0);
-	assert_int_not_equal(rd(STATUS) & NEEDS_RESET, 0);
+	assert_int_equal(negotiate(&t, 1ULL << VIRTIO_F_VERSION_1), ACK | DRIVER | FEATURES_OK);
+	setup_queue(&t, 0, 16, RAM_SIZE, 0x2000, 0x3000); /* desc outside RAM */
+	wr(REG_QUEUE_READY, 1);
+	assert_int_equal(rd(REG_QUEUE_READY), 0);
+	assert_int_not_equal(rd(REG_STATUS) & NEEDS_RESET, 0);
 	assert_false(t.queues[0].ready);
 
-	assert_int_equal(negotiate(1ULL << VIRTIO_F_VERSION_1), ACK | DRIVER | FEATURES_OK);
-	setup_queue(0, 16, 0x1000, 0x2000, 4 * GiB); /* used in the MMIO hole */
-	wr(QUEUE_READY, 1);
-	assert_int_equal(rd(QUEUE_READY), 0);
-	assert_int_not_equal(rd(STATUS) & NEEDS_RESET, 0);
+	assert_int_equal(negotiate(&t, 1ULL << VIRTIO_F_VERSION_1), ACK | DRIVER | FEATURES_OK);
+	setup_queue(&t, 0, 16, 0x1000, 0x2000, 4 * GiB); /* used in the MMIO hole */
+	wr(REG_QUEUE_READY, 1);
+	assert_int_equal(rd(REG_QUEUE_READY), 0);
+	assert_int_not_equal(rd(REG_STATUS) & NEEDS_RESET, 0);
 
-	assert_int_equal(negotiate(1ULL << VIRTIO_F_VERSION_1), ACK | DRIVER | FEATURES_OK);
-	setup_queue(0, 12, 0x1000, 0x2000, 0x3000); /* not a power of 2 */
-	wr(QUEUE_READY, 1);
-	assert_int_equal(rd(QUEUE_READY), 0);
-	assert_int_not_equal(rd(STATUS) & NEEDS_RESET, 0);
+	assert_int_equal(negotiate(&t, 1ULL << VIRTIO_F_VERSION_1), ACK | DRIVER | FEATURES_OK);
+	setup_queue(&t, 0, 12, 0x1000, 0x2000, 0x3000); /* not a power of 2 */
+	wr(REG_QUEUE_READY, 1);
+	assert_int_equal(rd(REG_QUEUE_READY), 0);
+	assert_int_not_equal(rd(REG_STATUS) & NEEDS_RESET, 0);
 
-	assert_int_equal(negotiate(1ULL << VIRTIO_F_VERSION_1), ACK | DRIVER | FEATURES_OK);
-	setup_queue(0, 512, 0x1000, 0x2000, 0x3000); /* more than QueueNumMax */
-	wr(QUEUE_READY, 1);
-	assert_int_equal(rd(QUEUE_READY), 0);
-	assert_int_not_equal(rd(STATUS) & NEEDS_RESET, 0);
+	assert_int_equal(negotiate(&t, 1ULL << VIRTIO_F_VERSION_1), ACK | DRIVER | FEATURES_OK);
+	setup_queue(&t, 0, 512, 0x1000, 0x2000, 0x3000); /* more than QueueNumMax */
+	wr(REG_QUEUE_READY, 1);
+	assert_int_equal(rd(REG_QUEUE_READY), 0);
+	assert_int_not_equal(rd(REG_STATUS) & NEEDS_RESET, 0);
 }
 
 static void test_queue_layout_ignored_while_ready(void **state)
 {
 	(void)state;
 	bring_up();
-	wr(QUEUE_SEL, 0);
-	wr(QUEUE_NUM, 8);
-	wr(DESC_LOW, 0x5000);
-	wr(DESC_HIGH, 1);
-	wr(DRIVER_LOW, 0x6000);
-	wr(DEVICE_LOW, 0x7000);
-	wr(DEVICE_HIGH, 0xffffffff);
+	wr(REG_QUEUE_SEL, 0);
+	wr(REG_QUEUE_NUM, 8);
+	wr(REG_DESC_LOW, 0x5000);
+	wr(REG_DESC_HIGH, 1);
+	wr(REG_DRIVER_LOW, 0x6000);
+	wr(REG_DEVICE_LOW, 0x7000);
+	wr(REG_DEVICE_HIGH, 0xffffffff);
 	assert_int_equal(t.queues[0].size, 16);
 	assert_int_equal(t.queues[0].desc_gpa, 0x1000);
 	assert_int_equal(t.queues[0].avail_gpa, 0x2000);
@@ -413,38 +332,38 @@ static void test_queue_layout_ignored_while_ready(void **state)
 	assert_true(t.queues[0].event_idx);
 	assert_false(t.queues[0].indirect);
 	/* QueueReady 0 takes the queue down; then the layout may change. */
-	wr(QUEUE_READY, 0);
-	assert_int_equal(rd(QUEUE_READY), 0);
-	wr(QUEUE_NUM, 8);
+	wr(REG_QUEUE_READY, 0);
+	assert_int_equal(rd(REG_QUEUE_READY), 0);
+	wr(REG_QUEUE_NUM, 8);
 	assert_int_equal(t.queues[0].size, 8);
 }
 
 static void test_64bit_addresses(void **state)
 {
 	(void)state;
-	wr(QUEUE_SEL, 1);
-	wr(DESC_LOW, 0x89abcdef);
-	wr(DESC_HIGH, 0x01234567);
-	wr(DRIVER_HIGH, 0xfedcba98);
-	wr(DRIVER_LOW, 0x76543210);
-	wr(DEVICE_LOW, 0x1000);
-	wr(DEVICE_HIGH, 0x1);
+	wr(REG_QUEUE_SEL, 1);
+	wr(REG_DESC_LOW, 0x89abcdef);
+	wr(REG_DESC_HIGH, 0x01234567);
+	wr(REG_DRIVER_HIGH, 0xfedcba98);
+	wr(REG_DRIVER_LOW, 0x76543210);
+	wr(REG_DEVICE_LOW, 0x1000);
+	wr(REG_DEVICE_HIGH, 0x1);
 	assert_int_equal(t.queues[1].desc_gpa, 0x0123456789abcdefULL);
 	assert_int_equal(t.queues[1].avail_gpa, 0xfedcba9876543210ULL);
 	assert_int_equal(t.queues[1].used_gpa, 0x100001000ULL);
 	/* Each half replaces only its half. */
-	wr(DESC_LOW, 0x10);
+	wr(REG_DESC_LOW, 0x10);
 	assert_int_equal(t.queues[1].desc_gpa, 0x0123456700000010ULL);
-	wr(DESC_HIGH, 0);
+	wr(REG_DESC_HIGH, 0);
 	assert_int_equal(t.queues[1].desc_gpa, 0x10);
 	/* Queue 0 untouched. */
 	assert_int_equal(t.queues[0].desc_gpa, 0);
 	assert_int_equal(t.queues[0].used_gpa, 0);
 	/* A high address with no RAM there: refused at QueueReady. */
-	assert_int_equal(negotiate(1ULL << VIRTIO_F_VERSION_1), ACK | DRIVER | FEATURES_OK);
-	setup_queue(1, 16, 0x100001000ULL, 0x2000, 0x3000);
-	wr(QUEUE_READY, 1);
-	assert_int_equal(rd(QUEUE_READY), 0);
+	assert_int_equal(negotiate(&t, 1ULL << VIRTIO_F_VERSION_1), ACK | DRIVER | FEATURES_OK);
+	setup_queue(&t, 1, 16, 0x100001000ULL, 0x2000, 0x3000);
+	wr(REG_QUEUE_READY, 1);
+	assert_int_equal(rd(REG_QUEUE_READY), 0);
 }
 
 static void test_interrupt_status_ack(void **state)
@@ -455,24 +374,24 @@ static void test_interrupt_status_ack(void **state)
 	assert_true(fd >= 0);
 	t.irq_fd = fd;
 	bring_up();
-	assert_int_equal(rd(INT_STATUS), 0);
+	assert_int_equal(rd(REG_INT_STATUS), 0);
 	virtio_mmio_used(&t, 0);
-	assert_int_equal(rd(INT_STATUS), 1);
+	assert_int_equal(rd(REG_INT_STATUS), 1);
 	assert_int_equal(eventfd_count(fd), 1);
 	/* Acking another bit leaves bit 0; acking bit 0 clears it. */
-	wr(INT_ACK, 2);
-	assert_int_equal(rd(INT_STATUS), 1);
-	wr(INT_ACK, 1);
-	assert_int_equal(rd(INT_STATUS), 0);
+	wr(REG_INT_ACK, 2);
+	assert_int_equal(rd(REG_INT_STATUS), 1);
+	wr(REG_INT_ACK, 1);
+	assert_int_equal(rd(REG_INT_STATUS), 0);
 	/* Writes to InterruptStatus itself do nothing. With EVENT_IDX (negotiated by
 	 * bring_up) a new used entry is needed for another interrupt. */
 	virtq_push(&t.queues[0], &mem, 0, 1);
 	virtio_mmio_used(&t, 0);
-	wr(INT_STATUS, 0);
-	assert_int_equal(rd(INT_STATUS), 1);
+	wr(REG_INT_STATUS, 0);
+	assert_int_equal(rd(REG_INT_STATUS), 1);
 	assert_int_equal(eventfd_count(fd), 1);
-	wr(INT_ACK, 0xffffffff);
-	assert_int_equal(rd(INT_STATUS), 0);
+	wr(REG_INT_ACK, 0xffffffff);
+	assert_int_equal(rd(REG_INT_STATUS), 0);
 }
 
 static void test_used_respects_no_interrupt(void **state)
@@ -482,20 +401,20 @@ static void test_used_respects_no_interrupt(void **state)
 	(void)state;
 	assert_true(fd >= 0);
 	t.irq_fd = fd;
-	assert_int_equal(negotiate(1ULL << VIRTIO_F_VERSION_1), ACK | DRIVER | FEATURES_OK);
-	setup_queue(0, 16, 0x1000, 0x2000, 0x3000);
-	wr(QUEUE_READY, 1);
-	wr(STATUS, ACK | DRIVER | FEATURES_OK | DRIVER_OK);
+	assert_int_equal(negotiate(&t, 1ULL << VIRTIO_F_VERSION_1), ACK | DRIVER | FEATURES_OK);
+	setup_queue(&t, 0, 16, 0x1000, 0x2000, 0x3000);
+	wr(REG_QUEUE_READY, 1);
+	wr(REG_STATUS, ACK | DRIVER | FEATURES_OK | DRIVER_OK);
 	uint16_t no_interrupt = 1;
 
 	memcpy(ram + 0x2000, &no_interrupt, 2); /* avail flags */
 	virtio_mmio_used(&t, 0);
-	assert_int_equal(rd(INT_STATUS), 0);
+	assert_int_equal(rd(REG_INT_STATUS), 0);
 	assert_int_equal(eventfd_count(fd), 0);
 	no_interrupt = 0;
 	memcpy(ram + 0x2000, &no_interrupt, 2);
 	virtio_mmio_used(&t, 0);
-	assert_int_equal(rd(INT_STATUS), 1);
+	assert_int_equal(rd(REG_INT_STATUS), 1);
 	assert_int_equal(eventfd_count(fd), 1);
 }
 
@@ -510,28 +429,28 @@ static void test_odd_register_accesses(void **state)
 		if (size == 4)
 			continue;
 		memset(buf, 0xee, sizeof(buf));
-		virtio_mmio_read(&t, MAGIC, buf, size);
+		virtio_mmio_read(&t, REG_MAGIC, buf, size);
 		for (unsigned i = 0; i < size; i++)
 			assert_int_equal(buf[i], 0);
 	}
 	v = 0xdeadbeef;
-	virtio_mmio_read(&t, MAGIC + 1, &v, 4);
+	virtio_mmio_read(&t, REG_MAGIC + 1, &v, 4);
 	assert_int_equal(v, 0);
 	v = 0xdeadbeef;
-	virtio_mmio_read(&t, VERSION + 2, &v, 4);
+	virtio_mmio_read(&t, REG_VERSION + 2, &v, 4);
 	assert_int_equal(v, 0);
 	/* Writes of other sizes or misaligned go nowhere. */
 	uint16_t s16 = ACK;
 	uint8_t s8 = ACK;
 	uint64_t s64 = ACK;
 
-	virtio_mmio_write(&t, STATUS, &s16, 2);
-	virtio_mmio_write(&t, STATUS, &s8, 1);
-	virtio_mmio_write(&t, STATUS, &s64, 8);
+	virtio_mmio_write(&t, REG_STATUS, &s16, 2);
+	virtio_mmio_write(&t, REG_STATUS, &s8, 1);
+	virtio_mmio_write(&t, REG_STATUS, &s64, 8);
 	v = ACK;
-	virtio_mmio_write(&t, STATUS + 1, &v, 4);
-	virtio_mmio_write(&t, STATUS - 2, &v, 4);
-	assert_int_equal(rd(STATUS), 0);
+	virtio_mmio_write(&t, REG_STATUS + 1, &v, 4);
+	virtio_mmio_write(&t, REG_STATUS - 2, &v, 4);
+	assert_int_equal(rd(REG_STATUS), 0);
 	/* Out past the config space and the window. */
 	assert_int_equal(rd(0x1fc), 0);
 	assert_int_equal(rd(0x200), 0);
@@ -570,14 +489,14 @@ static void test_config_writes(void **state)
 	uint32_t v = 0xa1b2c3d4;
 
 	(void)state;
-	virtio_mmio_write(&t, CONFIG + 6, &v, 4);
+	virtio_mmio_write(&t, REG_CONFIG + 6, &v, 4);
 	assert_int_equal(dummy.cfg_writes, 1);
 	assert_int_equal(dummy.cfg_offset, 6);
 	assert_int_equal(dummy.cfg_size, 4);
 	assert_memory_equal(dummy.cfg_data, &v, 4);
 	/* Crossing the end: not passed on. */
-	virtio_mmio_write(&t, CONFIG + 7, &v, 4);
-	virtio_mmio_write(&t, CONFIG + 10, &v, 1);
+	virtio_mmio_write(&t, REG_CONFIG + 7, &v, 4);
+	virtio_mmio_write(&t, REG_CONFIG + 10, &v, 1);
 	assert_int_equal(dummy.cfg_writes, 1);
 	/* The transport's copy of config space is the device's: unchanged. */
 	assert_int_equal(rd_config(6, 4), 0x19181716);
@@ -594,11 +513,11 @@ static void test_queue_notify_kicks(void **state)
 		t.notify_fds[q] = fds[q];
 	}
 	bring_up();
-	wr(QUEUE_NOTIFY, 1);
+	wr(REG_QUEUE_NOTIFY, 1);
 	assert_int_equal(eventfd_count(fds[1]), 1);
 	assert_int_equal(eventfd_count(fds[0]), 0);
-	wr(QUEUE_NOTIFY, NQUEUES); /* no such queue */
-	wr(QUEUE_NOTIFY, 0xffffffff);
+	wr(REG_QUEUE_NOTIFY, NQUEUES); /* no such queue */
+	wr(REG_QUEUE_NOTIFY, 0xffffffff);
 	assert_int_equal(eventfd_count(fds[0]), 0);
 	assert_int_equal(eventfd_count(fds[1]), 0);
 	/* The work is the I/O thread's: never done on the vCPU's write. */
@@ -614,16 +533,16 @@ static void test_set_broken(void **state)
 	assert_true(fd >= 0);
 	t.irq_fd = fd;
 	/* Before DRIVER_OK: the status bit only. */
-	assert_int_equal(negotiate(1ULL << VIRTIO_F_VERSION_1), ACK | DRIVER | FEATURES_OK);
+	assert_int_equal(negotiate(&t, 1ULL << VIRTIO_F_VERSION_1), ACK | DRIVER | FEATURES_OK);
 	virtio_mmio_set_broken(&t, "test");
-	assert_int_equal(rd(STATUS), ACK | DRIVER | FEATURES_OK | NEEDS_RESET);
-	assert_int_equal(rd(INT_STATUS), 0);
+	assert_int_equal(rd(REG_STATUS), ACK | DRIVER | FEATURES_OK | NEEDS_RESET);
+	assert_int_equal(rd(REG_INT_STATUS), 0);
 	assert_int_equal(eventfd_count(fd), 0);
 	/* After DRIVER_OK: a config-change interrupt too, once. */
 	bring_up();
 	virtio_mmio_set_broken(&t, "test");
-	assert_int_not_equal(rd(STATUS) & NEEDS_RESET, 0);
-	assert_int_equal(rd(INT_STATUS), 2);
+	assert_int_not_equal(rd(REG_STATUS) & NEEDS_RESET, 0);
+	assert_int_equal(rd(REG_INT_STATUS), 2);
 	assert_int_equal(eventfd_count(fd), 1);
 	virtio_mmio_set_broken(&t, "again");
 	assert_int_equal(eventfd_count(fd), 0);
@@ -636,10 +555,10 @@ static void test_save_reset_load(void **state)
 
 	(void)state;
 	bring_up();
-	setup_queue(1, 32, 0x10000, 0x11000, 0x12000);
-	wr(QUEUE_READY, 1);
-	wr(QUEUE_SEL, 1);
-	wr(DEV_FEATURES_SEL, 1);
+	setup_queue(&t, 1, 32, 0x10000, 0x11000, 0x12000);
+	wr(REG_QUEUE_READY, 1);
+	wr(REG_QUEUE_SEL, 1);
+	wr(REG_DEV_FEATURES_SEL, 1);
 	t.queues[0].last_avail_idx = 7;
 	t.queues[0].used_idx = 5;
 	virtio_mmio_used(&t, 0);
@@ -649,15 +568,15 @@ static void test_save_reset_load(void **state)
 	n = virtio_mmio_save(&t, buf, sizeof(buf));
 	assert_true(n > 0 && (size_t)n <= sizeof(buf));
 
-	wr(STATUS, 0);
-	assert_int_equal(rd(STATUS), 0);
+	wr(REG_STATUS, 0);
+	assert_int_equal(rd(REG_STATUS), 0);
 	assert_int_equal(virtio_mmio_load(&t, buf, n), 0);
-	assert_int_equal(rd(STATUS), ACK | DRIVER | FEATURES_OK | DRIVER_OK);
-	assert_int_equal(rd(INT_STATUS), 1);
-	assert_int_equal(rd(DEV_FEATURES), 1);
+	assert_int_equal(rd(REG_STATUS), ACK | DRIVER | FEATURES_OK | DRIVER_OK);
+	assert_int_equal(rd(REG_INT_STATUS), 1);
+	assert_int_equal(rd(REG_DEV_FEATURES), 1);
 	assert_true(virtio_mmio_has_feature(&t, VIRTIO_F_VERSION_1));
 	assert_true(virtio_mmio_has_feature(&t, 29));
-	assert_int_equal(rd(QUEUE_READY), 1); /* queue 1 is selected */
+	assert_int_equal(rd(REG_QUEUE_READY), 1); /* queue 1 is selected */
 	assert_memory_equal(t.queues, before.queues, sizeof(t.queues));
 	assert_int_equal(t.queue_sel, 1);
 	assert_int_equal(t.queues[0].last_avail_idx, 7);
@@ -668,7 +587,7 @@ static void test_save_reset_load(void **state)
 	virtio_mmio_init(&t, &dummy_ops, &dummy, &mem, OFFERED, config, CONFIG_SIZE);
 	assert_int_equal(virtio_mmio_load(&t, buf, n), 0);
 	assert_memory_equal(t.queues, before.queues, sizeof(t.queues));
-	assert_int_equal(rd(STATUS), ACK | DRIVER | FEATURES_OK | DRIVER_OK);
+	assert_int_equal(rd(REG_STATUS), ACK | DRIVER | FEATURES_OK | DRIVER_OK);
 }
 
 static void test_load_refuses(void **state)
@@ -681,7 +600,7 @@ static void test_load_refuses(void **state)
 	bring_up();
 	n = virtio_mmio_save(&t, buf, sizeof(buf));
 	assert_true(n > 8);
-	wr(STATUS, 0);
+	wr(REG_STATUS, 0);
 
 	assert_int_equal(virtio_mmio_load(&t, buf, n - 1), -EINVAL);
 	assert_int_equal(virtio_mmio_load(&t, buf, 0), -EINVAL);
@@ -693,7 +612,7 @@ static void test_load_refuses(void **state)
 	version++;
 	memcpy(bad, &version, 4);
 	assert_int_equal(virtio_mmio_load(&t, bad, n), -EINVAL);
-	assert_int_equal(rd(STATUS), 0); /* nothing half-loaded */
+	assert_int_equal(rd(REG_STATUS), 0); /* nothing half-loaded */
 
 	/* A ready queue whose rings are outside RAM. */
 	bring_up();
@@ -701,19 +620,19 @@ static void test_load_refuses(void **state)
 	n = virtio_mmio_save(&t, bad, sizeof(bad));
 	t.queues[0].size = 0;
 	t.queues[0].used_gpa = 0x3000;
-	wr(STATUS, 0);
+	wr(REG_STATUS, 0);
 	assert_int_equal(virtio_mmio_load(&t, bad, n), -EINVAL);
-	assert_int_equal(rd(STATUS), 0);
+	assert_int_equal(rd(REG_STATUS), 0);
 	assert_false(t.queues[0].ready);
 	/* Or of a bad size. */
 	bring_up();
 	t.queues[0].size = 24;
 	n = virtio_mmio_save(&t, bad, sizeof(bad));
-	wr(STATUS, 0);
+	wr(REG_STATUS, 0);
 	assert_int_equal(virtio_mmio_load(&t, bad, n), -EINVAL);
 	/* The good state still loads. */
 	assert_int_equal(virtio_mmio_load(&t, buf, n), 0);
-	assert_int_equal(rd(STATUS), ACK | DRIVER | FEATURES_OK | DRIVER_OK);
+	assert_int_equal(rd(REG_STATUS), ACK | DRIVER | FEATURES_OK | DRIVER_OK);
 }
 
 int main(void)
