@@ -68,8 +68,8 @@ static inline uint32_t get32(uint64_t gpa)
 /* ---- Split rings (virtio 1.x, 2.7), by guest physical address ---- */
 
 /* Descriptor @i of the table at @table. */
-static inline void desc_at(uint64_t table, uint16_t i, uint64_t addr, uint32_t len,
-			   uint16_t flags, uint16_t next)
+static inline void desc_at(uint64_t table, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags,
+			   uint16_t next)
 {
 	uint8_t *d = ram + table + 16ULL * i;
 
@@ -124,8 +124,8 @@ static inline uint16_t ring_add_chain(struct test_ring *r, const struct ring_buf
 
 	for (int i = 0; i < n; i++) {
 		uint16_t me = (head + i) % r->size, next = (me + 1) % r->size;
-		uint16_t flags = (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0) |
-				 (bufs[i].write ? VIRTQ_DESC_F_WRITE : 0);
+		uint16_t flags =
+		    (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0) | (bufs[i].write ? VIRTQ_DESC_F_WRITE : 0);
 
 		desc_at(r->desc, me, bufs[i].gpa, bufs[i].len, flags, next);
 	}
