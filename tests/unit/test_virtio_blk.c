@@ -13,9 +13,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "unit.h"
+#include "virtio_harness.h"
 #include "../../devices/virtio_blk.h"
-#include "../../vmm/guest_mem.h"
 
 #define RAM_SIZE (2 * MiB)
 #define DISK_SIZE (1 * MiB)
@@ -26,27 +25,6 @@
 #define USED_GPA 0x3000ULL
 #define TABLE_GPA 0x8000ULL
 #define BUF_GPA 0x10000ULL /* request buffers are allocated from here up */
-
-/* Transport registers */
-#define REG_DEVICE_ID 0x008
-#define REG_DEV_FEATURES 0x010
-#define REG_DEV_FEATURES_SEL 0x014
-#define REG_DRV_FEATURES 0x020
-#define REG_DRV_FEATURES_SEL 0x024
-#define REG_QUEUE_SEL 0x030
-#define REG_QUEUE_NUM_MAX 0x034
-#define REG_QUEUE_NUM 0x038
-#define REG_QUEUE_READY 0x044
-#define REG_INT_STATUS 0x060
-#define REG_INT_ACK 0x064
-#define REG_STATUS 0x070
-#define REG_DESC_LOW 0x080
-#define REG_DESC_HIGH 0x084
-#define REG_DRIVER_LOW 0x090
-#define REG_DRIVER_HIGH 0x094
-#define REG_DEVICE_LOW 0x0a0
-#define REG_DEVICE_HIGH 0x0a4
-#define REG_CONFIG 0x100
 
 /* virtio-blk */
 #define F_RO 5
@@ -65,16 +43,13 @@
 
 #define SERIAL "0123456789abcdefghij" /* exactly 20 bytes */
 
-static struct guest_mem mem;
-static uint8_t *ram;
 static char path[] = "/tmp/minivmm-test-blk-XXXXXX";
 static int fd = -1;
 static int irq_fd = -1;
 static struct virtio_blk *blk;
 static uint64_t offered;
-static uint16_t next_desc;
+static struct test_ring ring; /* queue 0 */
 static uint64_t next_buf;
-static uint16_t used_seen;
 
 static uint8_t pattern(uint64_t off)
 {
@@ -83,15 +58,12 @@ static uint8_t pattern(uint64_t off)
 
 static uint32_t rd(uint64_t off)
 {
-	uint32_t v = 0xdeadbeef;
-
-	virtio_mmio_read(&blk->transport, off, &v, 4);
-	return v;
+	return mmio_read32(&blk->transport, off);
 }
 
 static void wr(uint64_t off, uint32_t v)
 {
-	virtio_mmio_write(&blk->transport, off, &v, 4);
+	mmio_write32(&blk->transport, off, v);
 }
 
 static uint64_t rd_config(uint64_t off, unsigned size)
@@ -102,51 +74,33 @@ static uint64_t rd_config(uint64_t off, unsigned size)
 	return v;
 }
 
-/* What a driver does: reset, ACKNOWLEDGE, DRIVER, features, FEATURES_OK, queue 0, DRIVER_OK. */
+/*
+ * What a driver does: reset, ACKNOWLEDGE, DRIVER, features, FEATURES_OK, queue 0, DRIVER_OK.
+ * (The offered features are read first: they do not depend on the status.)
+ */
 static void driver_init(uint64_t want)
 {
-	wr(REG_STATUS, 0);
-	wr(REG_STATUS, VIRTIO_STATUS_ACKNOWLEDGE);
-	wr(REG_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-	wr(REG_DEV_FEATURES_SEL, 0);
-	offered = rd(REG_DEV_FEATURES);
-	wr(REG_DEV_FEATURES_SEL, 1);
-	offered |= (uint64_t)rd(REG_DEV_FEATURES) << 32;
+	struct virtio_mmio *t = &blk->transport;
+
+	offered = device_features(t);
 	assert_true(offered >> VIRTIO_F_VERSION_1 & 1);
-	want &= offered;
-	wr(REG_DRV_FEATURES_SEL, 0);
-	wr(REG_DRV_FEATURES, (uint32_t)want);
-	wr(REG_DRV_FEATURES_SEL, 1);
-	wr(REG_DRV_FEATURES, want >> 32);
-	wr(REG_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
-	assert_int_not_equal(rd(REG_STATUS) & VIRTIO_STATUS_FEATURES_OK, 0);
+	assert_int_not_equal(negotiate(t, want & offered) & FEATURES_OK, 0);
 	wr(REG_QUEUE_SEL, 0);
 	assert_true(rd(REG_QUEUE_NUM_MAX) >= QSIZE);
 	assert_int_equal(rd(REG_QUEUE_READY), 0);
-	wr(REG_QUEUE_NUM, QSIZE);
-	wr(REG_DESC_LOW, DESC_GPA);
-	wr(REG_DESC_HIGH, 0);
-	wr(REG_DRIVER_LOW, AVAIL_GPA);
-	wr(REG_DRIVER_HIGH, 0);
-	wr(REG_DEVICE_LOW, USED_GPA);
-	wr(REG_DEVICE_HIGH, 0);
+	setup_queue(t, 0, QSIZE, DESC_GPA, AVAIL_GPA, USED_GPA);
 	wr(REG_QUEUE_READY, 1);
 	assert_int_equal(rd(REG_QUEUE_READY), 1);
-	wr(REG_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-			       VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
-	assert_int_equal(rd(REG_STATUS), VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-						 VIRTIO_STATUS_FEATURES_OK |
-						 VIRTIO_STATUS_DRIVER_OK);
+	wr(REG_STATUS, LIVE);
+	assert_int_equal(rd(REG_STATUS), LIVE);
 }
 
 static int setup_dev(bool ro, const char *serial, uint64_t features)
 {
 	uint8_t sector[512];
 
-	guest_mem_layout(&mem, RAM_SIZE);
-	if (guest_mem_map(&mem))
+	if (guest_ram_map(RAM_SIZE))
 		return -1;
-	ram = mem.regions[0].host;
 	strcpy(path + strlen(path) - 6, "XXXXXX");
 	fd = mkstemp(path);
 	if (fd < 0)
@@ -165,9 +119,9 @@ static int setup_dev(bool ro, const char *serial, uint64_t features)
 	if (irq_fd < 0)
 		return -1;
 	blk->transport.irq_fd = irq_fd; /* closed by virtio_blk_free */
-	next_desc = 0;
+	ring = (struct test_ring){ .desc = DESC_GPA, .avail = AVAIL_GPA, .used = USED_GPA,
+				   .size = QSIZE };
 	next_buf = BUF_GPA;
-	used_seen = 0;
 	driver_init(features);
 	return 0;
 }
@@ -216,46 +170,6 @@ static int teardown(void **state)
 
 /* ---- The driver's side of the ring ---- */
 
-static void put16(uint64_t gpa, uint16_t v)
-{
-	memcpy(ram + gpa, &v, 2);
-}
-
-static uint16_t get16(uint64_t gpa)
-{
-	uint16_t v;
-
-	memcpy(&v, ram + gpa, 2);
-	return v;
-}
-
-static uint32_t get32(uint64_t gpa)
-{
-	uint32_t v;
-
-	memcpy(&v, ram + gpa, 4);
-	return v;
-}
-
-static void desc_at(uint64_t table, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags,
-		    uint16_t next)
-{
-	uint8_t *d = ram + table + 16ULL * i;
-
-	memcpy(d, &addr, 8);
-	memcpy(d + 8, &len, 4);
-	memcpy(d + 12, &flags, 2);
-	memcpy(d + 14, &next, 2);
-}
-
-static void offer(uint16_t head)
-{
-	uint16_t idx = get16(AVAIL_GPA + 2);
-
-	put16(AVAIL_GPA + 4 + 2ULL * (idx % QSIZE), head);
-	put16(AVAIL_GPA + 2, idx + 1);
-}
-
 /* @len bytes of guest RAM, filled with @fill. */
 static uint64_t alloc(uint64_t len, uint8_t fill)
 {
@@ -276,29 +190,6 @@ static uint64_t header(uint32_t type, uint64_t sector)
 	return gpa;
 }
 
-struct part {
-	uint64_t gpa;
-	uint32_t len;
-	bool write;
-};
-
-/* Chain @n parts in fresh descriptors and offer the chain; returns its head. */
-static uint16_t submit(const struct part *p, int n)
-{
-	uint16_t head = next_desc;
-
-	for (int i = 0; i < n; i++) {
-		uint16_t me = (head + i) % QSIZE, next = (head + i + 1) % QSIZE;
-
-		desc_at(DESC_GPA, me, p[i].gpa, p[i].len,
-			(i < n - 1 ? VIRTQ_DESC_F_NEXT : 0) | (p[i].write ? VIRTQ_DESC_F_WRITE : 0),
-			next);
-	}
-	next_desc = (head + n) % QSIZE;
-	offer(head);
-	return head;
-}
-
 /* header, one data buffer (device-writable for reads), status byte. */
 struct req {
 	uint16_t head;
@@ -309,28 +200,17 @@ struct req {
 static struct req simple(uint32_t type, uint64_t sector, uint32_t data_len, bool data_write)
 {
 	struct req r;
-	struct part p[3];
+	struct ring_buf p[3];
 	int n = 0;
 
-	p[n++] = (struct part){ header(type, sector), 16, false };
+	p[n++] = (struct ring_buf){ header(type, sector), 16, false };
 	r.data = alloc(data_len, 0xcc);
 	if (data_len)
-		p[n++] = (struct part){ r.data, data_len, data_write };
+		p[n++] = (struct ring_buf){ r.data, data_len, data_write };
 	r.status = alloc(1, 0xff);
-	p[n++] = (struct part){ r.status, 1, true };
-	r.head = submit(p, n);
+	p[n++] = (struct ring_buf){ r.status, 1, true };
+	r.head = ring_add_chain(&ring, p, n);
 	return r;
-}
-
-/* Serve the queue; the next used element must be @head with @len. */
-static void expect_used(uint16_t head, uint32_t len)
-{
-	uint16_t slot = used_seen % QSIZE;
-
-	assert_true((uint16_t)(get16(USED_GPA + 2) - used_seen) >= 1);
-	assert_int_equal(get32(USED_GPA + 4 + 8ULL * slot), head);
-	assert_int_equal(get32(USED_GPA + 8 + 8ULL * slot), len);
-	used_seen++;
 }
 
 static void process(void)
@@ -342,8 +222,8 @@ static void process(void)
 static uint8_t serve(const struct req *r, uint32_t len)
 {
 	process();
-	assert_int_equal(get16(USED_GPA + 2), (uint16_t)(used_seen + 1));
-	expect_used(r->head, len);
+	assert_int_equal(get16(USED_GPA + 2), (uint16_t)(ring.used_seen + 1));
+	ring_expect_used(&ring, r->head, len);
 	return ram[r->status];
 }
 
@@ -385,15 +265,6 @@ static void assert_ram_pattern(uint64_t gpa, uint64_t disk_off, uint64_t len)
 		if (ram[gpa + i] != pattern(disk_off + i))
 			fail_msg("guest byte %llu of the read is %#x, not %#x",
 				 (unsigned long long)i, ram[gpa + i], pattern(disk_off + i));
-}
-
-static uint64_t eventfd_count(int efd)
-{
-	uint64_t n = 0;
-
-	if (read(efd, &n, sizeof(n)) != sizeof(n))
-		return 0;
-	return n;
 }
 
 /* ---- Tests ---- */
@@ -447,13 +318,13 @@ static void test_read(void **state)
 static void test_read_scattered(void **state)
 {
 	uint64_t a = alloc(100, 0xcc), b = alloc(924, 0xcc), st = alloc(1, 0xff);
-	struct part p[] = {
+	struct ring_buf p[] = {
 		{ header(T_IN, 7), 16, false },
 		{ a, 100, true },
 		{ b, 924, true },
 		{ st, 1, true },
 	};
-	struct req r = { submit(p, 4), 0, st };
+	struct req r = { ring_add_chain(&ring, p, 4), 0, st };
 
 	(void)state;
 	assert_int_equal(serve(&r, 1025), S_OK);
@@ -462,9 +333,9 @@ static void test_read_scattered(void **state)
 
 	/* Data and status in one buffer: the status is its last byte. */
 	uint64_t one = alloc(513, 0xcc);
-	struct part q[] = { { header(T_IN, 9), 16, false }, { one, 513, true } };
+	struct ring_buf q[] = { { header(T_IN, 9), 16, false }, { one, 513, true } };
 
-	r = (struct req){ submit(q, 2), 0, one + 512 };
+	r = (struct req){ ring_add_chain(&ring, q, 2), 0, one + 512 };
 	assert_int_equal(serve(&r, 513), S_OK);
 	assert_ram_pattern(one, 9 * 512, 512);
 
@@ -472,9 +343,10 @@ static void test_read_scattered(void **state)
 	uint64_t h = header(T_IN, 11), d = alloc(512, 0xcc);
 
 	st = alloc(1, 0xff);
-	struct part s[] = { { h, 5, false }, { h + 5, 11, false }, { d, 512, true }, { st, 1, true } };
+	struct ring_buf s[] = { { h, 5, false }, { h + 5, 11, false }, { d, 512, true },
+				{ st, 1, true } };
 
-	r = (struct req){ submit(s, 4), d, st };
+	r = (struct req){ ring_add_chain(&ring, s, 4), d, st };
 	assert_int_equal(serve(&r, 513), S_OK);
 	assert_ram_pattern(d, 11 * 512, 512);
 }
@@ -502,9 +374,9 @@ static void test_write(void **state)
 	memcpy(ram + hd, &type, 4);
 	memset(ram + hd + 4, 0, 4);
 	memcpy(ram + hd + 8, &sector, 8);
-	struct part p[] = { { hd, 16 + 512, false }, { more, 512, false }, { st, 1, true } };
+	struct ring_buf p[] = { { hd, 16 + 512, false }, { more, 512, false }, { st, 1, true } };
 
-	r = (struct req){ submit(p, 3), 0, st };
+	r = (struct req){ ring_add_chain(&ring, p, 3), 0, st };
 	assert_int_equal(serve(&r, 1), S_OK);
 	file_read(DISK_SIZE - 1024, buf, sizeof(buf));
 	for (int i = 0; i < 512; i++) {
@@ -574,10 +446,10 @@ static struct req ranges(uint32_t type, const uint64_t (*segs)[3], int n)
 	uint64_t data = segments(segs, n);
 
 	r.status = alloc(1, 0xff);
-	struct part p[] = { { header(type, 0), 16, false }, { data, 16 * n, false },
-			    { r.status, 1, true } };
+	struct ring_buf p[] = { { header(type, 0), 16, false }, { data, 16 * n, false },
+				{ r.status, 1, true } };
 
-	r.head = submit(p, 3);
+	r.head = ring_add_chain(&ring, p, 3);
 	r.data = data;
 	return r;
 }
@@ -743,7 +615,7 @@ static void test_discard_bad(void **state)
 		for (size_t i = 0; i < ARRAY_SIZE(bad_flags); i++) {
 			r = ranges(t, (const uint64_t(*)[3])bad_flags[i], 1);
 			process();
-			expect_used(r.head, 1);
+			ring_expect_used(&ring, r.head, 1);
 			if (ram[r.status] != S_IOERR && ram[r.status] != S_UNSUPP)
 				fail_msg("type %u, flags %zu: status %u, not an error", t, i,
 					 ram[r.status]);
@@ -817,17 +689,17 @@ static void test_short_header(void **state)
 
 	(void)state;
 	for (uint32_t len = 0; len < 16; len += 5) {
-		struct part p[] = { { h, len, false }, { st, 1, true } };
+		struct ring_buf p[] = { { h, len, false }, { st, 1, true } };
 
 		ram[st] = 0xff;
-		r = (struct req){ submit(p, 2), 0, st };
+		r = (struct req){ ring_add_chain(&ring, p, 2), 0, st };
 		assert_int_equal(serve(&r, 1), S_IOERR);
 	}
 	/* No header at all: only the status byte. */
-	struct part q[] = { { st, 1, true } };
+	struct ring_buf q[] = { { st, 1, true } };
 
 	ram[st] = 0xff;
-	r = (struct req){ submit(q, 1), 0, st };
+	r = (struct req){ ring_add_chain(&ring, q, 1), 0, st };
 	assert_int_equal(serve(&r, 1), S_IOERR);
 	assert_pattern(0, DISK_SIZE);
 }
@@ -835,25 +707,25 @@ static void test_short_header(void **state)
 static void test_no_writable_byte(void **state)
 {
 	uint64_t d = alloc(512, 0x77);
-	struct part p[] = { { header(T_OUT, 0), 16, false }, { d, 512, false } };
-	struct req r = { submit(p, 2), d, 0 };
+	struct ring_buf p[] = { { header(T_OUT, 0), 16, false }, { d, 512, false } };
+	struct req r = { ring_add_chain(&ring, p, 2), d, 0 };
 
 	(void)state;
 	process();
-	expect_used(r.head, 0);
+	ring_expect_used(&ring, r.head, 0);
 	assert_pattern(0, DISK_SIZE);
 	/* A read with nowhere to put data or status: nothing written either. */
-	struct part q[] = { { header(T_IN, 0), 16, false } };
+	struct ring_buf q[] = { { header(T_IN, 0), 16, false } };
 
-	r.head = submit(q, 1);
+	r.head = ring_add_chain(&ring, q, 1);
 	process();
-	expect_used(r.head, 0);
+	ring_expect_used(&ring, r.head, 0);
 	/* A zero-length writable buffer is no better. */
-	struct part s[] = { { header(T_GET_ID, 0), 16, false }, { d, 0, true } };
+	struct ring_buf s[] = { { header(T_GET_ID, 0), 16, false }, { d, 0, true } };
 
-	r.head = submit(s, 2);
+	r.head = ring_add_chain(&ring, s, 2);
 	process();
-	expect_used(r.head, 0);
+	ring_expect_used(&ring, r.head, 0);
 	for (int i = 0; i < 512; i++)
 		assert_int_equal(ram[d + i], 0x77);
 }
@@ -867,28 +739,28 @@ static void test_malformed_then_good(void **state)
 	(void)state;
 	/* A loop: descriptor 0 -> itself. */
 	desc_at(DESC_GPA, 0, header(T_FLUSH, 0), 16, VIRTQ_DESC_F_NEXT, 0);
-	offer(0);
+	ring_offer(&ring, 0);
 	bad = 0;
-	next_desc = 1;
+	ring.next_desc = 1;
 	good = simple(T_IN, 2, 512, true);
 	process();
 	assert_int_equal(get16(USED_GPA + 2), 2);
-	expect_used(bad, 0);
-	expect_used(good.head, 513);
+	ring_expect_used(&ring, bad, 0);
+	ring_expect_used(&ring, good.head, 513);
 	assert_int_equal(ram[good.status], S_OK);
 	assert_ram_pattern(good.data, 1024, 512);
 	assert_int_equal(ram[st], 0xff);
 	assert_int_equal(rd(REG_STATUS) & VIRTIO_STATUS_NEEDS_RESET, 0);
 
 	/* A buffer outside RAM, then a good one. */
-	struct part p[] = { { header(T_IN, 0), 16, false }, { RAM_SIZE - 256, 512, true },
-			    { st, 1, true } };
+	struct ring_buf p[] = { { header(T_IN, 0), 16, false }, { RAM_SIZE - 256, 512, true },
+				{ st, 1, true } };
 
-	bad = submit(p, 3);
+	bad = ring_add_chain(&ring, p, 3);
 	good = simple(T_FLUSH, 0, 0, false);
 	process();
-	expect_used(bad, 0);
-	expect_used(good.head, 1);
+	ring_expect_used(&ring, bad, 0);
+	ring_expect_used(&ring, good.head, 1);
 	assert_int_equal(ram[good.status], S_OK);
 	assert_int_equal(ram[st], 0xff);
 }
@@ -905,14 +777,14 @@ static void test_broken_ring(void **state)
 	/* The avail index jumps a whole ring and more ahead. */
 	put16(AVAIL_GPA + 2, get16(AVAIL_GPA + 2) + QSIZE + 1);
 	process();
-	assert_int_equal(get16(USED_GPA + 2), used_seen); /* nothing used */
+	assert_int_equal(get16(USED_GPA + 2), ring.used_seen); /* nothing used */
 	assert_int_not_equal(rd(REG_STATUS) & VIRTIO_STATUS_NEEDS_RESET, 0);
 	assert_int_not_equal(rd(REG_INT_STATUS) & 2, 0); /* configuration change */
 	assert_true(eventfd_count(irq_fd) >= 1);
 	/* The driver resets and starts over; the device works again. */
 	memset(ram + DESC_GPA, 0, 0x3000);
-	next_desc = 0;
-	used_seen = 0;
+	ring.next_desc = 0;
+	ring.used_seen = 0;
 	driver_init(ALL_FEATURES);
 	r = simple(T_IN, 0, 512, true);
 	assert_int_equal(serve(&r, 513), S_OK);
@@ -921,7 +793,7 @@ static void test_broken_ring(void **state)
 static void test_head_out_of_range(void **state)
 {
 	(void)state;
-	offer(QSIZE);
+	ring_offer(&ring, QSIZE);
 	process();
 	assert_int_equal(get16(USED_GPA + 2), 0);
 	assert_int_not_equal(rd(REG_STATUS) & VIRTIO_STATUS_NEEDS_RESET, 0);
@@ -1001,7 +873,7 @@ static void test_indirect_request(void **state)
 	desc_at(TABLE_GPA, 1, d, 1024, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2);
 	desc_at(TABLE_GPA, 2, st, 1, VIRTQ_DESC_F_WRITE, 0);
 	desc_at(DESC_GPA, 5, TABLE_GPA, 48, VIRTQ_DESC_F_INDIRECT, 0);
-	offer(5);
+	ring_offer(&ring, 5);
 	r = (struct req){ 5, d, st };
 	assert_int_equal(serve(&r, 1025), S_OK);
 	assert_ram_pattern(d, 4 * 512, 1024);
@@ -1009,9 +881,9 @@ static void test_indirect_request(void **state)
 	desc_at(TABLE_GPA + 0x100, 0, TABLE_GPA, 48, VIRTQ_DESC_F_INDIRECT, 0);
 	desc_at(DESC_GPA, 6, TABLE_GPA + 0x100, 16, VIRTQ_DESC_F_INDIRECT, 0);
 	ram[st] = 0xff;
-	offer(6);
+	ring_offer(&ring, 6);
 	process();
-	expect_used(6, 0);
+	ring_expect_used(&ring, 6, 0);
 	assert_int_equal(ram[st], 0xff);
 }
 
@@ -1024,9 +896,9 @@ static void test_indirect_not_negotiated(void **state)
 	desc_at(TABLE_GPA, 0, h, 16, VIRTQ_DESC_F_NEXT, 1);
 	desc_at(TABLE_GPA, 1, st, 1, VIRTQ_DESC_F_WRITE, 0);
 	desc_at(DESC_GPA, 0, TABLE_GPA, 32, VIRTQ_DESC_F_INDIRECT, 0);
-	offer(0);
+	ring_offer(&ring, 0);
 	process();
-	expect_used(0, 0);
+	ring_expect_used(&ring, 0, 0);
 	assert_int_equal(ram[st], 0xff);
 	/* Without EVENT_IDX the device never writes avail_event. */
 	assert_int_equal(get16(USED_GPA + 4 + 8ULL * QSIZE), 0);
@@ -1036,14 +908,10 @@ static void test_indirect_not_negotiated(void **state)
 static struct req flush_indirect(void)
 {
 	uint64_t table = alloc(32, 0), h = header(T_FLUSH, 0), st = alloc(1, 0xff);
-	uint16_t head = next_desc;
 
 	desc_at(table, 0, h, 16, VIRTQ_DESC_F_NEXT, 1);
 	desc_at(table, 1, st, 1, VIRTQ_DESC_F_WRITE, 0);
-	desc_at(DESC_GPA, head, table, 32, VIRTQ_DESC_F_INDIRECT, 0);
-	next_desc = (head + 1) % QSIZE;
-	offer(head);
-	return (struct req){ head, 0, st };
+	return (struct req){ ring_add_desc(&ring, table, 32, VIRTQ_DESC_F_INDIRECT, 0), 0, st };
 }
 
 static void test_full_ring(void **state)
@@ -1058,9 +926,9 @@ static void test_full_ring(void **state)
 		for (int i = 0; i < QSIZE; i++)
 			r[i] = flush_indirect();
 		process();
-		assert_int_equal(get16(USED_GPA + 2), (uint16_t)(used_seen + QSIZE));
+		assert_int_equal(get16(USED_GPA + 2), (uint16_t)(ring.used_seen + QSIZE));
 		for (int i = 0; i < QSIZE; i++) {
-			expect_used(r[i].head, 1);
+			ring_expect_used(&ring, r[i].head, 1);
 			assert_int_equal(ram[r[i].status], S_OK);
 		}
 		/* A whole ring served in one call: the device asks to be called again. */
