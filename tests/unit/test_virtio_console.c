@@ -7,66 +7,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "unit.h"
+#include "virtio_harness.h"
 #include "../../devices/virtio_console.h"
 #include "../../vmm/device.h"
-#include "../../vmm/guest_mem.h"
 
 #define RAM_SIZE (2 * MiB)
-
-/* Register offsets (virtio 1.x, 4.2.2) */
-#define DEVICE_ID 0x008
-#define DEV_FEATURES 0x010
-#define DEV_FEATURES_SEL 0x014
-#define DRV_FEATURES 0x020
-#define DRV_FEATURES_SEL 0x024
-#define QUEUE_SEL 0x030
-#define QUEUE_NUM_MAX 0x034
-#define QUEUE_NUM 0x038
-#define QUEUE_READY 0x044
-#define INT_STATUS 0x060
-#define STATUS 0x070
-#define DESC_LOW 0x080
-#define DESC_HIGH 0x084
-#define DRIVER_LOW 0x090
-#define DRIVER_HIGH 0x094
-#define DEVICE_LOW 0x0a0
-#define DEVICE_HIGH 0x0a4
-#define CONFIG 0x100
-
-#define ACK VIRTIO_STATUS_ACKNOWLEDGE
-#define DRIVER VIRTIO_STATUS_DRIVER
-#define FEATURES_OK VIRTIO_STATUS_FEATURES_OK
-#define DRIVER_OK VIRTIO_STATUS_DRIVER_OK
-#define LIVE (ACK | DRIVER | FEATURES_OK | DRIVER_OK)
 
 #define RXQ VIRTIO_CONSOLE_RXQ
 #define TXQ VIRTIO_CONSOLE_TXQ
 #define QSIZE 16
 #define DATA_BASE 0x10000ULL /* guest buffers go here and up */
-#define BUF_F_NEXT 1
-#define BUF_F_WRITE 2
-#define BUF_F_INDIRECT 4
 
-struct desc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t flags;
-	uint16_t next;
-};
-
-/* The guest driver's view of one queue. */
-struct gq {
-	uint64_t desc, avail, used;
-	uint16_t next_desc; /* descriptors are handed out round-robin */
-	uint16_t avail_idx;
-	uint16_t used_seen;
-};
-
-static struct guest_mem mem;
-static uint8_t *ram;
 static struct virtio_console *vc;
-static struct gq gq[2];
+static struct test_ring gq[2]; /* the guest driver's view of each queue */
 static uint64_t next_data; /* bump allocator for guest buffers */
 static uint8_t out[16384];
 static size_t out_len;
@@ -89,15 +42,15 @@ static void on_ready(void *ctx)
 static int setup(void **state)
 {
 	(void)state;
-	guest_mem_layout(&mem, RAM_SIZE);
-	if (guest_mem_map(&mem))
+	if (guest_ram_map(RAM_SIZE))
 		return -1;
-	ram = mem.regions[0].host;
 	vc = virtio_console_create_detached(&mem, capture, on_ready, NULL);
 	if (!vc)
 		return -1;
-	gq[RXQ] = (struct gq){ .desc = 0x1000, .avail = 0x2000, .used = 0x3000 };
-	gq[TXQ] = (struct gq){ .desc = 0x4000, .avail = 0x5000, .used = 0x6000 };
+	gq[RXQ] = (struct test_ring){ .desc = 0x1000, .avail = 0x2000, .used = 0x3000,
+				      .size = QSIZE };
+	gq[TXQ] = (struct test_ring){ .desc = 0x4000, .avail = 0x5000, .used = 0x6000,
+				      .size = QSIZE };
 	next_data = DATA_BASE;
 	out_len = 0;
 	ready_calls = 0;
@@ -114,52 +67,31 @@ static int teardown(void **state)
 
 static uint32_t rd(uint64_t off)
 {
-	uint32_t v = 0xdeadbeef;
-
-	virtio_mmio_read(&vc->transport, off, &v, 4);
-	return v;
+	return mmio_read32(&vc->transport, off);
 }
 
 static void wr(uint64_t off, uint32_t v)
 {
-	virtio_mmio_write(&vc->transport, off, &v, 4);
+	mmio_write32(&vc->transport, off, v);
 }
 
-static uint32_t negotiate(uint64_t f)
+/* Queue @q at the rings in gq[q], ready. */
+static void bring_up_queue(uint32_t q)
 {
-	wr(STATUS, 0);
-	wr(STATUS, ACK);
-	wr(STATUS, ACK | DRIVER);
-	wr(DRV_FEATURES_SEL, 0);
-	wr(DRV_FEATURES, (uint32_t)f);
-	wr(DRV_FEATURES_SEL, 1);
-	wr(DRV_FEATURES, f >> 32);
-	wr(STATUS, ACK | DRIVER | FEATURES_OK);
-	return rd(STATUS);
-}
-
-static void setup_queue(uint32_t q)
-{
-	wr(QUEUE_SEL, q);
-	wr(QUEUE_NUM, QSIZE);
-	wr(DESC_LOW, (uint32_t)gq[q].desc);
-	wr(DESC_HIGH, gq[q].desc >> 32);
-	wr(DRIVER_LOW, (uint32_t)gq[q].avail);
-	wr(DRIVER_HIGH, gq[q].avail >> 32);
-	wr(DEVICE_LOW, (uint32_t)gq[q].used);
-	wr(DEVICE_HIGH, gq[q].used >> 32);
-	wr(QUEUE_READY, 1);
-	assert_int_equal(rd(QUEUE_READY), 1);
+	setup_queue(&vc->transport, q, QSIZE, gq[q].desc, gq[q].avail, gq[q].used);
+	wr(REG_QUEUE_READY, 1);
+	assert_int_equal(rd(REG_QUEUE_READY), 1);
 }
 
 /* A driver that negotiated @extra on top of VERSION_1 and has both queues live. */
 static void bring_up_with(uint64_t extra)
 {
-	assert_int_equal(negotiate(1ULL << VIRTIO_F_VERSION_1 | extra), ACK | DRIVER | FEATURES_OK);
-	setup_queue(RXQ);
-	setup_queue(TXQ);
-	wr(STATUS, LIVE);
-	assert_int_equal(rd(STATUS), LIVE);
+	assert_int_equal(negotiate(&vc->transport, 1ULL << VIRTIO_F_VERSION_1 | extra),
+			 ACK | DRIVER | FEATURES_OK);
+	bring_up_queue(RXQ);
+	bring_up_queue(TXQ);
+	wr(REG_STATUS, LIVE);
+	assert_int_equal(rd(REG_STATUS), LIVE);
 }
 
 static void bring_up(void)
@@ -187,47 +119,10 @@ static uint64_t alloc_data(uint32_t len)
 	return gpa;
 }
 
-static void put_desc(uint64_t table, uint16_t i, struct desc d)
-{
-	memcpy(ram + table + 16ULL * i, &d, sizeof(d));
-}
-
-/* Publish chain @head in queue @q's avail ring. */
-static void publish(int q, uint16_t head)
-{
-	struct gq *g = &gq[q];
-	uint16_t *ring = (uint16_t *)(ram + g->avail + 4);
-
-	ring[g->avail_idx % QSIZE] = head;
-	g->avail_idx++;
-	__atomic_store_n((uint16_t *)(ram + g->avail + 2), g->avail_idx, __ATOMIC_RELEASE);
-}
-
-/* A chain of @n raw descriptors (flags as given; NEXT added between them). Returns the head. */
-static uint16_t add_chain(int q, const struct desc *d, int n)
-{
-	struct gq *g = &gq[q];
-	uint16_t head = g->next_desc;
-
-	for (int i = 0; i < n; i++) {
-		struct desc x = d[i];
-		uint16_t idx = (head + i) % QSIZE;
-
-		if (i + 1 < n) {
-			x.flags |= BUF_F_NEXT;
-			x.next = (idx + 1) % QSIZE;
-		}
-		put_desc(g->desc, idx, x);
-	}
-	g->next_desc = (head + n) % QSIZE;
-	publish(q, head);
-	return head;
-}
-
 /* A transmit chain of the strings in @parts, each in its own guest buffer. */
 static uint16_t add_tx(const char *const *parts, int n)
 {
-	struct desc d[8];
+	struct ring_buf d[8];
 
 	assert_true(n <= 8);
 	for (int i = 0; i < n; i++) {
@@ -235,50 +130,23 @@ static uint16_t add_tx(const char *const *parts, int n)
 		uint64_t gpa = alloc_data(len);
 
 		memcpy(ram + gpa, parts[i], len);
-		d[i] = (struct desc){ .addr = gpa, .len = len };
+		d[i] = (struct ring_buf){ gpa, len, false };
 	}
-	return add_chain(TXQ, d, n);
+	return ring_add_chain(&gq[TXQ], d, n);
 }
 
 /* A receive chain of writable buffers of @lens bytes; their addresses go to @gpas. */
 static uint16_t add_rx(const uint32_t *lens, int n, uint64_t *gpas)
 {
-	struct desc d[8];
+	struct ring_buf d[8];
 
 	assert_true(n <= 8);
 	for (int i = 0; i < n; i++) {
 		gpas[i] = alloc_data(lens[i]);
 		memset(ram + gpas[i], 0xee, lens[i]);
-		d[i] = (struct desc){ .addr = gpas[i], .len = lens[i], .flags = BUF_F_WRITE };
+		d[i] = (struct ring_buf){ gpas[i], lens[i], true };
 	}
-	return add_chain(RXQ, d, n);
-}
-
-static uint16_t used_idx(int q)
-{
-	return __atomic_load_n((uint16_t *)(ram + gq[q].used + 2), __ATOMIC_ACQUIRE);
-}
-
-/* The next used element of queue @q, which must be there. */
-static void next_used(int q, uint32_t *id, uint32_t *len)
-{
-	struct gq *g = &gq[q];
-	uint32_t elem[2];
-
-	assert_int_not_equal(used_idx(q), g->used_seen);
-	memcpy(elem, ram + g->used + 4 + 8ULL * (g->used_seen % QSIZE), sizeof(elem));
-	g->used_seen++;
-	*id = elem[0];
-	*len = elem[1];
-}
-
-static void expect_used(int q, uint16_t head, uint32_t len)
-{
-	uint32_t id, l;
-
-	next_used(q, &id, &l);
-	assert_int_equal(id, head);
-	assert_int_equal(l, len);
+	return ring_add_chain(&gq[RXQ], d, n);
 }
 
 static void expect_output(const char *s)
@@ -293,11 +161,11 @@ static void test_identity(void **state)
 	uint32_t lo, hi, v;
 
 	(void)state;
-	assert_int_equal(rd(DEVICE_ID), 3);
-	wr(DEV_FEATURES_SEL, 0);
-	lo = rd(DEV_FEATURES);
-	wr(DEV_FEATURES_SEL, 1);
-	hi = rd(DEV_FEATURES);
+	assert_int_equal(rd(REG_DEVICE_ID), 3);
+	wr(REG_DEV_FEATURES_SEL, 0);
+	lo = rd(REG_DEV_FEATURES);
+	wr(REG_DEV_FEATURES_SEL, 1);
+	hi = rd(REG_DEV_FEATURES);
 	assert_int_equal(hi & 1, 1); /* VERSION_1, bit 32 */
 	assert_int_equal(lo & 1U << VIRTIO_CONSOLE_F_MULTIPORT, 0);
 	assert_int_not_equal(lo & 1U << VIRTIO_CONSOLE_F_SIZE, 0);
@@ -305,17 +173,18 @@ static void test_identity(void **state)
 	assert_int_not_equal(lo & 1U << VIRTIO_RING_F_INDIRECT_DESC, 0);
 	assert_int_equal(lo & 1U << 2, 0); /* no EMERG_WRITE */
 	/* cols, rows (detached: 80x25), then max_nr_ports and emerg_wr unused. */
-	virtio_mmio_read(&vc->transport, CONFIG, &v, 4);
+	virtio_mmio_read(&vc->transport, REG_CONFIG, &v, 4);
 	assert_int_equal(v, 80 | 25 << 16);
-	assert_int_equal(rd(CONFIG + 4), 0);
-	assert_int_equal(rd(CONFIG + 8), 0);
+	assert_int_equal(rd(REG_CONFIG + 4), 0);
+	assert_int_equal(rd(REG_CONFIG + 8), 0);
 	/* Two queues: receiveq and transmitq. */
 	for (uint32_t q = 0; q < 3; q++) {
-		wr(QUEUE_SEL, q);
-		assert_int_equal(rd(QUEUE_NUM_MAX), q < 2 ? VIRTQ_MAX_SIZE : 0);
+		wr(REG_QUEUE_SEL, q);
+		assert_int_equal(rd(REG_QUEUE_NUM_MAX), q < 2 ? VIRTQ_MAX_SIZE : 0);
 	}
 	/* MULTIPORT is refused: FEATURES_OK does not stick. */
-	assert_int_equal(negotiate(1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_CONSOLE_F_MULTIPORT),
+	assert_int_equal(negotiate(&vc->transport,
+				   1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_CONSOLE_F_MULTIPORT),
 			 ACK | DRIVER);
 }
 
@@ -335,11 +204,11 @@ static void test_tx_chains_in_order(void **state)
 	hc = add_tx(c, 3);
 	notify(TXQ);
 	expect_output("Hello, world\nsecond and third\n");
-	expect_used(TXQ, ha, 0);
-	expect_used(TXQ, hb, 0);
-	expect_used(TXQ, hc, 0);
-	assert_int_equal(used_idx(TXQ), 3);
-	assert_int_not_equal(rd(INT_STATUS) & 1, 0); /* the guest was interrupted */
+	ring_expect_used(&gq[TXQ], ha, 0);
+	ring_expect_used(&gq[TXQ], hb, 0);
+	ring_expect_used(&gq[TXQ], hc, 0);
+	assert_int_equal(ring_used_idx(&gq[TXQ]), 3);
+	assert_int_not_equal(rd(REG_INT_STATUS) & 1, 0); /* the guest was interrupted */
 	assert_int_equal(ready_calls, 0); /* transmit is not input room */
 }
 
@@ -354,7 +223,7 @@ static void test_tx_without_ring_features(void **state)
 	h = add_tx(a, 2);
 	notify(TXQ);
 	expect_output("xy");
-	expect_used(TXQ, h, 0);
+	ring_expect_used(&gq[TXQ], h, 0);
 }
 
 static void test_tx_indirect(void **state)
@@ -366,12 +235,12 @@ static void test_tx_indirect(void **state)
 	bring_up();
 	memcpy(ram + b1, "ind", 3);
 	memcpy(ram + b2, "irect", 5);
-	put_desc(table, 0, (struct desc){ .addr = b1, .len = 3, .flags = BUF_F_NEXT, .next = 1 });
-	put_desc(table, 1, (struct desc){ .addr = b2, .len = 5 });
-	h = add_chain(TXQ, &(struct desc){ .addr = table, .len = 32, .flags = BUF_F_INDIRECT }, 1);
+	desc_at(table, 0, b1, 3, VIRTQ_DESC_F_NEXT, 1);
+	desc_at(table, 1, b2, 5, 0, 0);
+	h = ring_add_desc(&gq[TXQ], table, 32, VIRTQ_DESC_F_INDIRECT, 0);
 	notify(TXQ);
 	expect_output("indirect");
-	expect_used(TXQ, h, 0);
+	ring_expect_used(&gq[TXQ], h, 0);
 }
 
 static void test_tx_malformed(void **state)
@@ -384,29 +253,24 @@ static void test_tx_malformed(void **state)
 	bring_up();
 	memcpy(ram + gpa, "secret", 6);
 	/* Outside RAM. */
-	h1 = add_chain(TXQ, &(struct desc){ .addr = RAM_SIZE - 2, .len = 4 }, 1);
+	h1 = ring_add_chain(&gq[TXQ], &(struct ring_buf){ RAM_SIZE - 2, 4, false }, 1);
 	/* A readable buffer and then a writable one: not for the transmitq. */
-	h2 = add_chain(TXQ,
-		       (struct desc[]){ { .addr = gpa, .len = 6 },
-					{ .addr = gpa, .len = 2, .flags = BUF_F_WRITE } },
-		       2);
+	h2 = ring_add_chain(&gq[TXQ], (struct ring_buf[]){ { gpa, 6, false }, { gpa, 2, true } },
+			    2);
 	/* A loop: the descriptor points at itself. */
 	h3 = gq[TXQ].next_desc;
-	put_desc(gq[TXQ].desc, h3,
-		 (struct desc){ .addr = gpa, .len = 6, .flags = BUF_F_NEXT, .next = h3 });
-	gq[TXQ].next_desc++;
-	publish(TXQ, h3);
+	ring_add_desc(&gq[TXQ], gpa, 6, VIRTQ_DESC_F_NEXT, h3);
 	/* Indirect with a table of bad size. */
-	h4 = add_chain(TXQ, &(struct desc){ .addr = gpa, .len = 7, .flags = BUF_F_INDIRECT }, 1);
+	h4 = ring_add_desc(&gq[TXQ], gpa, 7, VIRTQ_DESC_F_INDIRECT, 0);
 	h5 = add_tx(good, 2);
 	notify(TXQ);
 	expect_output("ok!");
-	expect_used(TXQ, h1, 0);
-	expect_used(TXQ, h2, 0);
-	expect_used(TXQ, h3, 0);
-	expect_used(TXQ, h4, 0);
-	expect_used(TXQ, h5, 0);
-	assert_int_equal(rd(STATUS), LIVE); /* bad chains are not a broken device */
+	ring_expect_used(&gq[TXQ], h1, 0);
+	ring_expect_used(&gq[TXQ], h2, 0);
+	ring_expect_used(&gq[TXQ], h3, 0);
+	ring_expect_used(&gq[TXQ], h4, 0);
+	ring_expect_used(&gq[TXQ], h5, 0);
+	assert_int_equal(rd(REG_STATUS), LIVE); /* bad chains are not a broken device */
 }
 
 /* An avail index that jumps past the queue size breaks the device, nothing else. */
@@ -417,7 +281,7 @@ static void test_tx_broken_ring(void **state)
 	*(uint16_t *)(ram + gq[TXQ].avail + 2) = QSIZE + 1;
 	notify(TXQ);
 	assert_int_equal(out_len, 0);
-	assert_int_not_equal(rd(STATUS) & VIRTIO_STATUS_NEEDS_RESET, 0);
+	assert_int_not_equal(rd(REG_STATUS) & VIRTIO_STATUS_NEEDS_RESET, 0);
 }
 
 static void test_rx_into_posted_buffers(void **state)
@@ -435,15 +299,15 @@ static void test_rx_into_posted_buffers(void **state)
 	assert_int_equal(ready_calls, 1); /* buffers posted: reading may resume */
 	virtio_console_rx_push(vc, (const uint8_t *)"abcdefghij", 10);
 	/* The first chain takes 8 across its two buffers, the second the rest. */
-	expect_used(RXQ, h1, 8);
-	expect_used(RXQ, h2, 2);
+	ring_expect_used(&gq[RXQ], h1, 8);
+	ring_expect_used(&gq[RXQ], h2, 2);
 	assert_memory_equal(ram + g1[0], "abc", 3);
 	assert_memory_equal(ram + g1[1], "defgh", 5);
 	assert_memory_equal(ram + g2[0], "ij", 2);
 	assert_int_equal(ram[g2[0] + 2], 0xee); /* nothing past what was pushed */
-	assert_int_equal(used_idx(RXQ), 2);
+	assert_int_equal(ring_used_idx(&gq[RXQ]), 2);
 	assert_int_equal(virtio_console_rx_space(vc), VIRTIO_CONSOLE_RX_BUF);
-	assert_int_not_equal(rd(INT_STATUS) & 1, 0);
+	assert_int_not_equal(rd(REG_INT_STATUS) & 1, 0);
 }
 
 /* With no buffers posted input waits, and space shrinks; posted buffers take it in order. */
@@ -460,16 +324,16 @@ static void test_rx_waits_for_buffers(void **state)
 		in[i] = i;
 	virtio_console_rx_push(vc, in, 100);
 	assert_int_equal(virtio_console_rx_space(vc), VIRTIO_CONSOLE_RX_BUF - 100);
-	assert_int_equal(used_idx(RXQ), 0);
+	assert_int_equal(ring_used_idx(&gq[RXQ]), 0);
 	h1 = add_rx(&len, 1, &g1);
 	notify(RXQ);
-	expect_used(RXQ, h1, 64);
+	ring_expect_used(&gq[RXQ], h1, 64);
 	assert_memory_equal(ram + g1, in, 64);
 	assert_int_equal(virtio_console_rx_space(vc), VIRTIO_CONSOLE_RX_BUF - 36);
 	assert_int_equal(ready_calls, 1);
 	h2 = add_rx(&len, 1, &g2);
 	notify(RXQ);
-	expect_used(RXQ, h2, 36);
+	ring_expect_used(&gq[RXQ], h2, 36);
 	assert_memory_equal(ram + g2, in + 64, 36);
 	assert_int_equal(virtio_console_rx_space(vc), VIRTIO_CONSOLE_RX_BUF);
 	assert_int_equal(ready_calls, 2);
@@ -491,7 +355,7 @@ static void test_rx_full_and_wrap(void **state)
 	virtio_console_rx_push(vc, in, 3000);
 	h = add_rx(&len, 1, &g);
 	notify(RXQ);
-	expect_used(RXQ, h, 2000);
+	ring_expect_used(&gq[RXQ], h, 2000);
 	memcpy(got, ram + g, 2000);
 	drained = 2000;
 	/* 1000 waiting, room for 3096: fill it exactly, across the ring's end. */
@@ -505,7 +369,7 @@ static void test_rx_full_and_wrap(void **state)
 
 		h = add_rx(&big, 1, &g);
 		notify(RXQ);
-		expect_used(RXQ, h, want);
+		ring_expect_used(&gq[RXQ], h, want);
 		memcpy(got + drained, ram + g, want);
 		drained += want;
 		next_data = DATA_BASE; /* reuse the guest memory */
@@ -528,7 +392,7 @@ static void test_rx_before_driver(void **state)
 	bring_up(); /* writes status 0 first, as Linux does at probe */
 	h = add_rx(&len, 1, &g);
 	notify(RXQ);
-	expect_used(RXQ, h, 5);
+	ring_expect_used(&gq[RXQ], h, 5);
 	assert_memory_equal(ram + g, "early", 5);
 }
 
@@ -541,16 +405,16 @@ static void test_rx_malformed(void **state)
 	(void)state;
 	bring_up();
 	/* Readable only: nowhere to write. Outside RAM. Then a good one. */
-	h1 = add_chain(RXQ, &(struct desc){ .addr = ro, .len = 8 }, 1);
-	h2 = add_chain(RXQ, &(struct desc){ .addr = RAM_SIZE, .len = 8, .flags = BUF_F_WRITE }, 1);
+	h1 = ring_add_chain(&gq[RXQ], &(struct ring_buf){ ro, 8, false }, 1);
+	h2 = ring_add_chain(&gq[RXQ], &(struct ring_buf){ RAM_SIZE, 8, true }, 1);
 	h3 = add_rx(&len, 1, &g);
 	virtio_console_rx_push(vc, (const uint8_t *)"hi", 2);
-	expect_used(RXQ, h1, 0);
-	expect_used(RXQ, h2, 0);
-	expect_used(RXQ, h3, 2);
+	ring_expect_used(&gq[RXQ], h1, 0);
+	ring_expect_used(&gq[RXQ], h2, 0);
+	ring_expect_used(&gq[RXQ], h3, 2);
 	assert_memory_equal(ram + g, "hi", 2);
 	assert_int_equal(virtio_console_rx_space(vc), VIRTIO_CONSOLE_RX_BUF);
-	assert_int_equal(rd(STATUS), LIVE);
+	assert_int_equal(rd(REG_STATUS), LIVE);
 }
 
 /* Pushing past rx_space keeps what fits when the guest has no buffers. */
@@ -587,11 +451,11 @@ static void test_save_load(void **state)
 	vc = virtio_console_create_detached(&mem, capture, on_ready, NULL);
 	assert_non_null(vc);
 	assert_int_equal(virtio_console_ops.load(vc, buf, n), 0);
-	assert_int_equal(rd(STATUS), LIVE);
+	assert_int_equal(rd(REG_STATUS), LIVE);
 	assert_int_equal(virtio_console_rx_space(vc), VIRTIO_CONSOLE_RX_BUF - 4);
 	h = add_rx(&len, 1, &g);
 	notify(RXQ);
-	expect_used(RXQ, h, 4);
+	ring_expect_used(&gq[RXQ], h, 4);
 	assert_memory_equal(ram + g, "kept", 4);
 }
 
@@ -631,7 +495,7 @@ static void test_load_refuses(void **state)
 	assert_int_equal(virtio_console_ops.load(vc, bad, n), -EINVAL);
 	/* None of it changed anything. */
 	assert_int_equal(virtio_console_rx_space(vc), VIRTIO_CONSOLE_RX_BUF - 3);
-	assert_int_equal(rd(STATUS), LIVE);
+	assert_int_equal(rd(REG_STATUS), LIVE);
 }
 
 /* A device reset drops buffered input and lets reading resume. */
@@ -641,7 +505,7 @@ static void test_device_reset(void **state)
 	bring_up();
 	virtio_console_rx_push(vc, (const uint8_t *)"gone", 4);
 	virtio_console_ops.reset(vc);
-	assert_int_equal(rd(STATUS), 0);
+	assert_int_equal(rd(REG_STATUS), 0);
 	assert_int_equal(virtio_console_rx_space(vc), VIRTIO_CONSOLE_RX_BUF);
 	assert_int_equal(ready_calls, 1);
 }
