@@ -11,32 +11,19 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "unit.h"
+#include "virtio_harness.h"
 #include "../../devices/tap.h"
 #include "../../devices/virtio_net.h"
-#include "../../vmm/guest_mem.h"
 
 #define RAM (1 * MiB)
 #define QSIZE 64
 #define DATA_BASE 0x40000ULL
 #define HDR VIRTIO_NET_HDR_BYTES
 
-enum { REG_DEVICE_FEATURES = 0x10, REG_DEVICE_FEATURES_SEL = 0x14, REG_DRIVER_FEATURES = 0x20,
-       REG_DRIVER_FEATURES_SEL = 0x24, REG_QUEUE_SEL = 0x30, REG_QUEUE_NUM = 0x38,
-       REG_QUEUE_READY = 0x44, REG_STATUS = 0x70, REG_QUEUE_DESC_LOW = 0x80,
-       REG_QUEUE_DRIVER_LOW = 0x90, REG_QUEUE_DEVICE_LOW = 0xa0 };
-
-struct buf {
-	uint64_t gpa;
-	uint32_t len;
-	bool write;
-};
-
 struct fixture {
-	struct guest_mem mem;
 	struct virtio_net *net;
 	int peer; /* the test's end of the backend */
-	uint16_t next_desc[2], avail_idx[2], used_seen[2];
+	struct test_ring rx, tx; /* the driver's side of the two queues */
 	uint64_t next_data;
 };
 
@@ -44,48 +31,32 @@ static uint64_t desc_gpa(int q) { return 0x10000ULL * (q + 1); }
 static uint64_t avail_gpa(int q) { return desc_gpa(q) + 0x1000; }
 static uint64_t used_gpa(int q) { return desc_gpa(q) + 0x2000; }
 
-static void *host(struct fixture *f, uint64_t gpa, uint64_t len)
+static struct test_ring queue_ring(int q)
 {
-	void *p = gpa_ptr(&f->mem, gpa, len);
+	return (struct test_ring){ desc_gpa(q), avail_gpa(q), used_gpa(q), QSIZE };
+}
+
+static void *host(uint64_t gpa, uint64_t len)
+{
+	void *p = gpa_ptr(&mem, gpa, len);
 
 	assert_non_null(p);
 	return p;
 }
 
-static void reg_write(struct fixture *f, uint64_t off, uint32_t v)
-{
-	virtio_mmio_write(&f->net->transport, off, &v, 4);
-}
-
-static uint32_t reg_read(struct fixture *f, uint64_t off)
-{
-	uint32_t v;
-
-	virtio_mmio_read(&f->net->transport, off, &v, 4);
-	return v;
-}
-
 /* Negotiate @features (VERSION_1 added) and set up both queues, as a driver would. */
 static void driver_init(struct fixture *f, uint64_t features)
 {
+	struct virtio_mmio *t = &f->net->transport;
+
 	features |= 1ULL << VIRTIO_F_VERSION_1;
-	reg_write(f, REG_STATUS, 1 | 2);
-	reg_write(f, REG_DRIVER_FEATURES_SEL, 0);
-	reg_write(f, REG_DRIVER_FEATURES, (uint32_t)features);
-	reg_write(f, REG_DRIVER_FEATURES_SEL, 1);
-	reg_write(f, REG_DRIVER_FEATURES, features >> 32);
-	reg_write(f, REG_STATUS, 1 | 2 | 8);
-	assert_int_equal(reg_read(f, REG_STATUS) & 8, 8);
+	assert_int_equal(negotiate(t, features) & FEATURES_OK, FEATURES_OK);
 	for (int q = 0; q < 2; q++) {
-		reg_write(f, REG_QUEUE_SEL, q);
-		reg_write(f, REG_QUEUE_NUM, QSIZE);
-		reg_write(f, REG_QUEUE_DESC_LOW, desc_gpa(q));
-		reg_write(f, REG_QUEUE_DRIVER_LOW, avail_gpa(q));
-		reg_write(f, REG_QUEUE_DEVICE_LOW, used_gpa(q));
-		reg_write(f, REG_QUEUE_READY, 1);
+		setup_queue(t, q, QSIZE, desc_gpa(q), avail_gpa(q), used_gpa(q));
+		mmio_write32(t, REG_QUEUE_READY, 1);
 	}
-	reg_write(f, REG_STATUS, 1 | 2 | 8 | 4);
-	assert_int_equal(reg_read(f, REG_STATUS), 15);
+	mmio_write32(t, REG_STATUS, LIVE);
+	assert_int_equal(mmio_read32(t, REG_STATUS), LIVE);
 }
 
 /* Guest memory for a buffer of @len bytes. */
@@ -98,55 +69,14 @@ static uint64_t alloc_data(struct fixture *f, uint32_t len)
 	return gpa;
 }
 
-/* Publish a chain of @n buffers on queue @q; returns its head. */
-static uint16_t add_chain(struct fixture *f, int q, const struct buf *bufs, int n)
-{
-	uint16_t head = f->next_desc[q] % QSIZE;
-
-	for (int i = 0; i < n; i++) {
-		uint16_t d = (f->next_desc[q] + i) % QSIZE;
-		uint8_t *p = host(f, desc_gpa(q) + 16 * d, 16);
-		uint16_t flags = (i + 1 < n ? 1 : 0) | (bufs[i].write ? 2 : 0);
-		uint16_t next = (d + 1) % QSIZE;
-
-		memcpy(p, &bufs[i].gpa, 8);
-		memcpy(p + 8, &bufs[i].len, 4);
-		memcpy(p + 12, &flags, 2);
-		memcpy(p + 14, &next, 2);
-	}
-	f->next_desc[q] += n;
-	uint16_t *ring = host(f, avail_gpa(q) + 4, 2 * QSIZE);
-
-	ring[f->avail_idx[q] % QSIZE] = head;
-	f->avail_idx[q]++;
-	*(uint16_t *)host(f, avail_gpa(q) + 2, 2) = f->avail_idx[q];
-	return head;
-}
-
 /* A one-buffer writable RX chain of @len bytes, filled with 0xee. */
 static uint64_t add_rx(struct fixture *f, uint32_t len)
 {
-	struct buf b = { alloc_data(f, len), len, true };
+	struct ring_buf b = { alloc_data(f, len), len, true };
 
-	memset(host(f, b.gpa, len), 0xee, len);
-	add_chain(f, VIRTIO_NET_RXQ, &b, 1);
+	memset(host(b.gpa, len), 0xee, len);
+	ring_add_chain(&f->rx, &b, 1);
 	return b.gpa;
-}
-
-static uint16_t used_idx(struct fixture *f, int q)
-{
-	return *(uint16_t *)host(f, used_gpa(q) + 2, 2);
-}
-
-/* The next used element of queue @q (asserts there is one). */
-static void next_used(struct fixture *f, int q, uint32_t *head, uint32_t *len)
-{
-	assert_true(used_idx(f, q) != f->used_seen[q]);
-	uint32_t *e = host(f, used_gpa(q) + 4 + 8 * (f->used_seen[q] % QSIZE), 8);
-
-	*head = e[0];
-	*len = e[1];
-	f->used_seen[q]++;
 }
 
 static void fill(uint8_t *p, size_t len, unsigned seed)
@@ -162,15 +92,16 @@ static int setup(void **state)
 	int sv[2];
 
 	memset(&f, 0, sizeof(f));
-	guest_mem_layout(&f.mem, RAM);
-	if (guest_mem_map(&f.mem) < 0)
+	if (guest_ram_map(RAM))
 		return -1;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, sv) < 0)
 		return -1;
 	f.peer = sv[1];
-	f.net = virtio_net_create_detached(&f.mem, sv[0], mac, NULL);
+	f.net = virtio_net_create_detached(&mem, sv[0], mac, NULL);
 	if (!f.net)
 		return -1;
+	f.rx = queue_ring(VIRTIO_NET_RXQ);
+	f.tx = queue_ring(VIRTIO_NET_TXQ);
 	f.next_data = DATA_BASE;
 	*state = &f;
 	return 0;
@@ -183,7 +114,7 @@ static int teardown(void **state)
 	close(f->net->fd);
 	virtio_net_free(f->net);
 	close(f->peer);
-	guest_mem_unmap(&f->mem);
+	guest_mem_unmap(&mem);
 	return 0;
 }
 
@@ -205,13 +136,7 @@ static void test_header_layout(void **state)
 static void test_features_offered(void **state)
 {
 	struct fixture *f = *state;
-	uint32_t lo, hi;
-
-	reg_write(f, REG_DEVICE_FEATURES_SEL, 0);
-	lo = reg_read(f, REG_DEVICE_FEATURES);
-	reg_write(f, REG_DEVICE_FEATURES_SEL, 1);
-	hi = reg_read(f, REG_DEVICE_FEATURES);
-	uint64_t feat = (uint64_t)hi << 32 | lo;
+	uint64_t feat = device_features(&f->net->transport);
 	static const unsigned want[] = {
 		VIRTIO_F_VERSION_1, VIRTIO_NET_F_MAC, VIRTIO_NET_F_STATUS, VIRTIO_NET_F_MRG_RXBUF,
 		VIRTIO_NET_F_CSUM, VIRTIO_NET_F_GUEST_CSUM, VIRTIO_NET_F_GUEST_TSO4,
@@ -235,15 +160,16 @@ static void test_tx_chain_of_several_buffers(void **state)
 {
 	struct fixture *f = *state;
 	uint8_t frame[12 + 300], got[1024];
-	struct buf b[3] = { { alloc_data(f, 12), 12, false }, { alloc_data(f, 100), 100, false },
-			    { alloc_data(f, 200), 200, false } };
+	struct ring_buf b[3] = { { alloc_data(f, 12), 12, false },
+				 { alloc_data(f, 100), 100, false },
+				 { alloc_data(f, 200), 200, false } };
 
 	driver_init(f, 1ULL << VIRTIO_RING_F_EVENT_IDX);
 	fill(frame, sizeof(frame), 3);
-	memcpy(host(f, b[0].gpa, 12), frame, 12);
-	memcpy(host(f, b[1].gpa, 100), frame + 12, 100);
-	memcpy(host(f, b[2].gpa, 200), frame + 112, 200);
-	uint16_t head = add_chain(f, VIRTIO_NET_TXQ, b, 3);
+	memcpy(host(b[0].gpa, 12), frame, 12);
+	memcpy(host(b[1].gpa, 100), frame + 12, 100);
+	memcpy(host(b[2].gpa, 200), frame + 112, 200);
+	uint16_t head = ring_add_chain(&f->tx, b, 3);
 
 	virtio_net_notify(f->net, VIRTIO_NET_TXQ);
 	assert_int_equal(recv(f->peer, got, sizeof(got), 0), sizeof(frame));
@@ -253,7 +179,7 @@ static void test_tx_chain_of_several_buffers(void **state)
 
 	uint32_t h, len;
 
-	next_used(f, VIRTIO_NET_TXQ, &h, &len);
+	ring_next_used(&f->tx, &h, &len);
 	assert_int_equal(h, head);
 	assert_int_equal(len, 0);
 	assert_int_equal(f->net->tx_packets, 1);
@@ -263,28 +189,28 @@ static void test_tx_malformed_dropped(void **state)
 {
 	struct fixture *f = *state;
 	uint8_t got[256];
-	struct buf writable_after[2] = { { alloc_data(f, 64), 64, false },
-					 { alloc_data(f, 64), 64, true } };
-	struct buf short_hdr = { alloc_data(f, 8), 8, false };
-	struct buf only_writable = { alloc_data(f, 64), 64, true };
-	struct buf too_big = { alloc_data(f, VIRTIO_NET_MAX_PACKET + 1), VIRTIO_NET_MAX_PACKET + 1,
-			       false };
-	struct buf outside = { RAM - 10, 64, false };
-	struct buf good = { alloc_data(f, 60), 60, false };
+	struct ring_buf writable_after[2] = { { alloc_data(f, 64), 64, false },
+					      { alloc_data(f, 64), 64, true } };
+	struct ring_buf short_hdr = { alloc_data(f, 8), 8, false };
+	struct ring_buf only_writable = { alloc_data(f, 64), 64, true };
+	struct ring_buf too_big = { alloc_data(f, VIRTIO_NET_MAX_PACKET + 1),
+				    VIRTIO_NET_MAX_PACKET + 1, false };
+	struct ring_buf outside = { RAM - 10, 64, false };
+	struct ring_buf good = { alloc_data(f, 60), 60, false };
 
 	driver_init(f, 0);
-	add_chain(f, VIRTIO_NET_TXQ, writable_after, 2);
-	add_chain(f, VIRTIO_NET_TXQ, &short_hdr, 1);
-	add_chain(f, VIRTIO_NET_TXQ, &only_writable, 1);
-	add_chain(f, VIRTIO_NET_TXQ, &too_big, 1);
-	add_chain(f, VIRTIO_NET_TXQ, &outside, 1);
-	add_chain(f, VIRTIO_NET_TXQ, &good, 1);
+	ring_add_chain(&f->tx, writable_after, 2);
+	ring_add_chain(&f->tx, &short_hdr, 1);
+	ring_add_chain(&f->tx, &only_writable, 1);
+	ring_add_chain(&f->tx, &too_big, 1);
+	ring_add_chain(&f->tx, &outside, 1);
+	ring_add_chain(&f->tx, &good, 1);
 	virtio_net_notify(f->net, VIRTIO_NET_TXQ);
 
 	for (int i = 0; i < 6; i++) {
 		uint32_t h, len;
 
-		next_used(f, VIRTIO_NET_TXQ, &h, &len);
+		ring_next_used(&f->tx, &h, &len);
 		assert_int_equal(len, 0);
 	}
 	assert_int_equal(f->net->tx_dropped, 5);
@@ -303,20 +229,20 @@ static void test_tx_backpressure(void **state)
 	setsockopt(f->net->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	driver_init(f, 0);
 	for (int i = 0; i < N; i++) {
-		struct buf b = { alloc_data(f, LEN), LEN, false };
+		struct ring_buf b = { alloc_data(f, LEN), LEN, false };
 
-		fill(host(f, b.gpa, LEN), LEN, i);
-		add_chain(f, VIRTIO_NET_TXQ, &b, 1);
+		fill(host(b.gpa, LEN), LEN, i);
+		ring_add_chain(&f->tx, &b, 1);
 	}
 	virtio_net_notify(f->net, VIRTIO_NET_TXQ);
 	assert_true(f->net->tx_blocked);
 	assert_true(f->net->watch & EPOLLOUT);
-	uint16_t sent = used_idx(f, VIRTIO_NET_TXQ);
+	uint16_t sent = ring_used_idx(&f->tx);
 
 	assert_true(sent < N);
 	/* A notification while blocked changes nothing: no spinning on a full backend. */
 	virtio_net_notify(f->net, VIRTIO_NET_TXQ);
-	assert_int_equal(used_idx(f, VIRTIO_NET_TXQ), sent);
+	assert_int_equal(ring_used_idx(&f->tx), sent);
 
 	int received = 0;
 
@@ -334,7 +260,7 @@ static void test_tx_backpressure(void **state)
 		virtio_net_backend_event(f->net, EPOLLOUT);
 	}
 	assert_int_equal(received, N);
-	assert_int_equal(used_idx(f, VIRTIO_NET_TXQ), N);
+	assert_int_equal(ring_used_idx(&f->tx), N);
 	assert_false(f->net->tx_blocked);
 	assert_false(f->net->watch & EPOLLOUT);
 	assert_int_equal(f->net->tx_dropped, 0);
@@ -349,11 +275,11 @@ static void send_packet(struct fixture *f, uint8_t *pkt, size_t len, unsigned se
 	assert_int_equal(send(f->peer, pkt, len, 0), (ssize_t)len);
 }
 
-static uint16_t num_buffers_at(struct fixture *f, uint64_t gpa)
+static uint16_t num_buffers_at(uint64_t gpa)
 {
 	uint16_t v;
 
-	memcpy(&v, host(f, gpa + 10, 2), 2);
+	memcpy(&v, host(gpa + 10, 2), 2);
 	return v;
 }
 
@@ -371,13 +297,13 @@ static void test_rx_one_chain(void **state)
 
 	uint32_t h, len;
 
-	next_used(f, VIRTIO_NET_RXQ, &h, &len);
+	ring_next_used(&f->rx, &h, &len);
 	assert_int_equal(len, sizeof(pkt));
-	assert_memory_equal(host(f, gpa, 10), pkt, 10);
-	assert_memory_equal(host(f, gpa + HDR, 100), pkt + HDR, 100);
-	assert_int_equal(num_buffers_at(f, gpa), 1); /* was 0xeeee */
+	assert_memory_equal(host(gpa, 10), pkt, 10);
+	assert_memory_equal(host(gpa + HDR, 100), pkt + HDR, 100);
+	assert_int_equal(num_buffers_at(gpa), 1); /* was 0xeeee */
 	assert_true(f->net->watch & EPOLLIN);
-	assert_int_equal(used_idx(f, VIRTIO_NET_RXQ), 1);
+	assert_int_equal(ring_used_idx(&f->rx), 1);
 }
 
 static void test_rx_merged_across_chains(void **state)
@@ -396,27 +322,27 @@ static void test_rx_merged_across_chains(void **state)
 	static const uint32_t want[3] = { 1500, 1500, HDR + 4000 - 3000 };
 
 	for (int i = 0; i < 3; i++) {
-		next_used(f, VIRTIO_NET_RXQ, &h, &len);
+		ring_next_used(&f->rx, &h, &len);
 		assert_int_equal(h, i);
 		assert_int_equal(len, want[i]);
 		if (i == 0)
-			assert_memory_equal(host(f, gpa[0], 10), pkt, 10);
+			assert_memory_equal(host(gpa[0], 10), pkt, 10);
 		else
-			assert_memory_equal(host(f, gpa[i], len), pkt + total, len);
+			assert_memory_equal(host(gpa[i], len), pkt + total, len);
 		total += len;
 	}
-	assert_memory_equal(host(f, gpa[0] + HDR, 1500 - HDR), pkt + HDR, 1500 - HDR);
-	assert_int_equal(num_buffers_at(f, gpa[0]), 3);
-	assert_int_equal(used_idx(f, VIRTIO_NET_RXQ), 3); /* the fourth chain is still free */
+	assert_memory_equal(host(gpa[0] + HDR, 1500 - HDR), pkt + HDR, 1500 - HDR);
+	assert_int_equal(num_buffers_at(gpa[0]), 3);
+	assert_int_equal(ring_used_idx(&f->rx), 3); /* the fourth chain is still free */
 	assert_int_equal(f->net->rx_packets, 1);
 
 	/* The next small packet goes into the fourth chain, alone. */
 	send_packet(f, pkt, HDR + 50, 4);
 	virtio_net_backend_event(f->net, EPOLLIN);
-	next_used(f, VIRTIO_NET_RXQ, &h, &len);
+	ring_next_used(&f->rx, &h, &len);
 	assert_int_equal(h, 3);
 	assert_int_equal(len, HDR + 50);
-	assert_int_equal(num_buffers_at(f, gpa[3]), 1);
+	assert_int_equal(num_buffers_at(gpa[3]), 1);
 }
 
 /* The header split over two buffers of the first chain, merged packet. */
@@ -424,10 +350,11 @@ static void test_rx_header_split_over_buffers(void **state)
 {
 	struct fixture *f = *state;
 	static uint8_t pkt[HDR + 3000];
-	struct buf first[2] = { { alloc_data(f, 11), 11, true }, { alloc_data(f, 989), 989, true } };
+	struct ring_buf first[2] = { { alloc_data(f, 11), 11, true },
+				     { alloc_data(f, 989), 989, true } };
 
 	driver_init(f, 1ULL << VIRTIO_NET_F_MRG_RXBUF);
-	add_chain(f, VIRTIO_NET_RXQ, first, 2);
+	ring_add_chain(&f->rx, first, 2);
 	uint64_t second = add_rx(f, 4096);
 
 	send_packet(f, pkt, sizeof(pkt), 5);
@@ -435,14 +362,14 @@ static void test_rx_header_split_over_buffers(void **state)
 
 	uint32_t h, len;
 
-	next_used(f, VIRTIO_NET_RXQ, &h, &len);
+	ring_next_used(&f->rx, &h, &len);
 	assert_int_equal(len, 1000);
-	next_used(f, VIRTIO_NET_RXQ, &h, &len);
+	ring_next_used(&f->rx, &h, &len);
 	assert_int_equal(len, sizeof(pkt) - 1000);
-	assert_memory_equal(host(f, second, len), pkt + 1000, len);
+	assert_memory_equal(host(second, len), pkt + 1000, len);
 	/* num_buffers = 2: low byte at offset 10 of buffer one, high byte first in buffer two. */
-	assert_int_equal(*(uint8_t *)host(f, first[0].gpa + 10, 1), 2);
-	assert_int_equal(*(uint8_t *)host(f, first[1].gpa, 1), 0);
+	assert_int_equal(*(uint8_t *)host(first[0].gpa + 10, 1), 2);
+	assert_int_equal(*(uint8_t *)host(first[1].gpa, 1), 0);
 }
 
 static void test_rx_no_buffers_pauses_then_resumes(void **state)
@@ -456,14 +383,14 @@ static void test_rx_no_buffers_pauses_then_resumes(void **state)
 	virtio_net_notify(f->net, VIRTIO_NET_RXQ); /* a notification, but an empty ring */
 	assert_true(f->net->rx_paused);
 	assert_false(f->net->watch & EPOLLIN);
-	assert_int_equal(used_idx(f, VIRTIO_NET_RXQ), 0);
+	assert_int_equal(ring_used_idx(&f->rx), 0);
 
 	uint64_t gpa = add_rx(f, 1600);
 
 	add_rx(f, 1600);
 	virtio_net_notify(f->net, VIRTIO_NET_RXQ);
-	assert_int_equal(used_idx(f, VIRTIO_NET_RXQ), 1);
-	assert_memory_equal(host(f, gpa + HDR, 64), pkt + HDR, 64);
+	assert_int_equal(ring_used_idx(&f->rx), 1);
+	assert_memory_equal(host(gpa + HDR, 64), pkt + HDR, 64);
 	assert_true(f->net->watch & EPOLLIN);
 	assert_int_equal(f->net->rx_dropped, 0);
 }
@@ -479,7 +406,7 @@ static void test_rx_merge_waits_for_buffers(void **state)
 
 	send_packet(f, pkt, sizeof(pkt), 6);
 	virtio_net_notify(f->net, VIRTIO_NET_RXQ);
-	assert_int_equal(used_idx(f, VIRTIO_NET_RXQ), 0);
+	assert_int_equal(ring_used_idx(&f->rx), 0);
 	assert_true(f->net->rx_paused);
 	assert_int_equal(f->net->rx_pending_len, sizeof(pkt));
 	add_rx(f, 1500);
@@ -487,9 +414,9 @@ static void test_rx_merge_waits_for_buffers(void **state)
 
 	add_rx(f, 2000);
 	virtio_net_notify(f->net, VIRTIO_NET_RXQ);
-	assert_int_equal(used_idx(f, VIRTIO_NET_RXQ), 3);
-	assert_int_equal(num_buffers_at(f, first), 3);
-	assert_memory_equal(host(f, third, sizeof(pkt) - 3000), pkt + 3000, sizeof(pkt) - 3000);
+	assert_int_equal(ring_used_idx(&f->rx), 3);
+	assert_int_equal(num_buffers_at(first), 3);
+	assert_memory_equal(host(third, sizeof(pkt) - 3000), pkt + 3000, sizeof(pkt) - 3000);
 	assert_int_equal(f->net->rx_pending_len, 0);
 	assert_false(f->net->rx_paused);
 }
@@ -507,36 +434,36 @@ static void test_rx_without_mrg_needs_whole_packet(void **state)
 	send_packet(f, pkt, HDR + 80, 8);
 	virtio_net_notify(f->net, VIRTIO_NET_RXQ);
 	assert_int_equal(f->net->rx_dropped, 1);
-	assert_int_equal(used_idx(f, VIRTIO_NET_RXQ), 1);
+	assert_int_equal(ring_used_idx(&f->rx), 1);
 
 	uint32_t h, len;
 
-	next_used(f, VIRTIO_NET_RXQ, &h, &len);
+	ring_next_used(&f->rx, &h, &len);
 	assert_int_equal(len, HDR + 80);
-	assert_memory_equal(host(f, gpa + HDR, 80), pkt + HDR, 80);
+	assert_memory_equal(host(gpa + HDR, 80), pkt + HDR, 80);
 }
 
 static void test_rx_malformed_chains_returned_empty(void **state)
 {
 	struct fixture *f = *state;
 	uint8_t pkt[HDR + 20];
-	struct buf readable = { alloc_data(f, 100), 100, false };
-	struct buf tiny = { alloc_data(f, 8), 8, true };
+	struct ring_buf readable = { alloc_data(f, 100), 100, false };
+	struct ring_buf tiny = { alloc_data(f, 8), 8, true };
 
 	driver_init(f, 0);
-	add_chain(f, VIRTIO_NET_RXQ, &readable, 1);
-	add_chain(f, VIRTIO_NET_RXQ, &tiny, 1);
+	ring_add_chain(&f->rx, &readable, 1);
+	ring_add_chain(&f->rx, &tiny, 1);
 	add_rx(f, 1600);
 	send_packet(f, pkt, sizeof(pkt), 1);
 	virtio_net_notify(f->net, VIRTIO_NET_RXQ);
 
 	uint32_t h, len;
 
-	next_used(f, VIRTIO_NET_RXQ, &h, &len);
+	ring_next_used(&f->rx, &h, &len);
 	assert_int_equal(len, 0);
-	next_used(f, VIRTIO_NET_RXQ, &h, &len);
+	ring_next_used(&f->rx, &h, &len);
 	assert_int_equal(len, 0);
-	next_used(f, VIRTIO_NET_RXQ, &h, &len);
+	ring_next_used(&f->rx, &h, &len);
 	assert_int_equal(len, sizeof(pkt));
 }
 
@@ -546,7 +473,7 @@ static void test_rx_broken_ring(void **state)
 	struct fixture *f = *state;
 
 	driver_init(f, 0);
-	*(uint16_t *)host(f, avail_gpa(VIRTIO_NET_RXQ) + 2, 2) = QSIZE + 5;
+	*(uint16_t *)host(avail_gpa(VIRTIO_NET_RXQ) + 2, 2) = QSIZE + 5;
 	virtio_net_notify(f->net, VIRTIO_NET_RXQ);
 	assert_true(f->net->transport.status & VIRTIO_STATUS_NEEDS_RESET);
 	assert_false(f->net->watch & EPOLLIN);
@@ -562,7 +489,7 @@ static void test_reset_clears_state(void **state)
 	send_packet(f, pkt, sizeof(pkt), 6);
 	virtio_net_notify(f->net, VIRTIO_NET_RXQ);
 	assert_int_not_equal(f->net->rx_pending_len, 0);
-	reg_write(f, REG_STATUS, 0);
+	mmio_write32(&f->net->transport, REG_STATUS, 0);
 	assert_int_equal(f->net->rx_pending_len, 0);
 	assert_true(f->net->rx_paused);
 	assert_int_equal(f->net->watch, 0);
@@ -584,7 +511,7 @@ static void test_save_load(void **state)
 	assert_true(n > (long)sizeof(pkt));
 	assert_int_equal(virtio_net_save(f->net, buf, 100), -ENOSPC);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, sv), 0);
-	struct virtio_net *other = virtio_net_create_detached(&f->mem, sv[0], mac, NULL);
+	struct virtio_net *other = virtio_net_create_detached(&mem, sv[0], mac, NULL);
 
 	assert_int_equal(virtio_net_load(other, buf, n - 1), -EINVAL);
 	buf[0] ^= 0xff; /* the version */
