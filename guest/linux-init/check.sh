@@ -21,6 +21,28 @@
 #                       and report their sha256
 #   linuxtest=hvc       report the device behind /dev/console (hvc0 when the
 #                       command line says console=hvc0)
+#   linuxtest=snapshot  mount /dev/vda and start the record workload in the
+#                       background: it appends "N PAYLOAD SUM" lines to
+#                       /records (N counts from 1, PAYLOAD is 12 random bytes
+#                       in hex, SUM the first 16 hex digits of the sha256 of
+#                       "N PAYLOAD\n"), syncs after each and prints
+#                       "LINUXTEST progress N SUM". Meanwhile /init reads
+#                       commands from the console (echo off), one a line:
+#                         ping TOKEN  answer "LINUXTEST pong TOKEN N" (N the
+#                                     last record synced)
+#                         finish      stop the workload, unmount, mount the
+#                                     disk read-only again and check /records
+#                                     from the disk ("LINUXTEST records ok N"),
+#                                     unmount, go on with the next step
+#                       The host saves the VM with savevm while it runs and
+#                       goes on in a new process started with --restore.
+#   linuxtest=powerdown load the ACPI power button (button, evdev) and start
+#                       busybox acpid, whose handler for the button
+#                       (/etc/acpi/PWRF/00000080) prints "LINUXTEST
+#                       power_button pressed", unmounts /dev/vda (mounted
+#                       read-write here) and runs poweroff -f; print
+#                       "LINUXTEST ready" and wait POWERDOWN_WAIT_S seconds
+#                       for the host's system_powerdown
 #   linuxtest=reboot    end with reboot -f   (the VMM exits with status 3)
 #   linuxtest=poweroff  end with poweroff -f (ACPI power-off: status 0)
 # Without reboot or poweroff it ends with reboot -f; an unknown step is
@@ -32,6 +54,8 @@ VDA_WAIT_S=10 # how long to wait for /dev/vda to appear
 ETH0_WAIT_S=10 # ... for eth0, and then for its link to come up
 NET_XFER_S=60  # longest a transfer with the host may take
 NET_TX_MB=8    # how much the guest sends to the host
+RECORD_PERIOD=0.2  # the snapshot workload's pause between two records
+POWERDOWN_WAIT_S=90 # how long to wait for the power button
 
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -201,6 +225,127 @@ step_hvc() {
 	say console "${active##* }"
 }
 
+# --- snapshot: a disk workload and a console that answers ----------------
+
+# record_sum N PAYLOAD: the checksum of record N (the host computes it too).
+record_sum() { echo "$1 $2" | sha256sum | cut -c1-16; }
+
+# workload: append a record to /mnt/records, sync, report, until /tmp/stop.
+workload() {
+	local n=0 payload sum
+	while [ ! -e /tmp/stop ]; do
+		n=$((n + 1))
+		payload=$(head -c 12 /dev/urandom | xxd -p)
+		sum=$(record_sum $n "$payload")
+		echo "$n $payload $sum" >>/mnt/records
+		sync
+		echo $n >/tmp/count
+		say progress $n "$sum"
+		sleep $RECORD_PERIOD
+	done
+}
+
+# check_records FILE: "ok N" if FILE holds records 1..N with good sums,
+# else what is wrong with the first bad one.
+check_records() {
+	local n=0 num payload sum
+	while read -r num payload sum; do
+		n=$((n + 1))
+		if [ "$num" != $n ]; then
+			echo "bad: record $n is numbered '$num'"
+			return 0
+		fi
+		if [ "$sum" != "$(record_sum "$num" "$payload")" ]; then
+			echo "bad: record $n: wrong sum '$sum'"
+			return 0
+		fi
+	done <"$1"
+	echo "ok $n"
+}
+
+# console_commands: answer commands read from the console until "finish".
+console_commands() {
+	local cmd arg
+	while read -r cmd arg; do
+		case $cmd in
+		ping) say pong "$arg" "$(cat /tmp/count 2>/dev/null || echo 0)" ;;
+		finish) return 0 ;;
+		'') ;;
+		*) say unknown_command "$cmd" ;;
+		esac
+	done
+	say console_eof
+}
+
+step_snapshot() {
+	local pid
+	wait_vda || return 0
+	say mount "$(ok_or_failed mount -t ext4 /dev/vda /mnt)"
+	grep -q ' /mnt ' /proc/mounts || return 0
+	rm -f /tmp/stop /mnt/records
+	echo 0 >/tmp/count
+	workload &
+	pid=$!
+	# The host's commands are not echoed into the workload's lines.
+	stty -echo 2>/dev/null || say stty_echo_off failed
+	say ready
+	console_commands
+	touch /tmp/stop
+	wait $pid
+	say workload_end "$(cat /tmp/count)"
+	say umount "$(ok_or_failed umount /mnt)"
+	# Read the records back from the disk, not from the page cache: the
+	# unmount dropped it.
+	if mount -t ext4 -o ro /dev/vda /mnt; then
+		say records "$(check_records /mnt/records)"
+		say umount_ro "$(ok_or_failed umount /mnt)"
+	else
+		say records "mount -o ro failed"
+	fi
+	stty echo 2>/dev/null || true
+}
+
+# --- powerdown: the ACPI power button through busybox acpid ---------------
+
+step_powerdown() {
+	local i=0
+	wait_vda || return 0
+	say mount "$(ok_or_failed mount -t ext4 /dev/vda /mnt)"
+	echo "mounted by the powerdown step" >/mnt/powerdown.txt
+	# The button driver makes an input device of the ACPI power button;
+	# evdev gives it the /dev/input/event* node acpid reads.
+	if grep -q '^N: Name="Power Button"' /proc/bus/input/devices 2>/dev/null; then
+		say power_button_device found
+	else
+		say power_button_device missing
+		cat /proc/bus/input/devices 2>&1
+	fi
+	say input_events "$(echo /dev/input/*)"
+	# busybox acpid turns the button's KEY_POWER into the event
+	# "PWRF/00000080" and runs CONFDIR/PWRF/00000080.
+	mkdir -p /etc/acpi/PWRF
+	cat >/etc/acpi/PWRF/00000080 <<'HANDLER'
+#!/bin/sh
+exec >/dev/console 2>&1
+echo "LINUXTEST power_button pressed"
+sync
+if umount /mnt; then echo "LINUXTEST powerdown_umount ok"; else echo "LINUXTEST powerdown_umount failed"; fi
+echo "LINUXTEST end powerdown"
+poweroff -f
+HANDLER
+	chmod 755 /etc/acpi/PWRF/00000080
+	acpid -f -d -c /etc/acpi &
+	# acpid opens the input devices when it starts.
+	sleep 1
+	if kill -0 $! 2>/dev/null; then say acpid running; else say acpid exited; fi
+	say ready
+	while [ $i -lt $POWERDOWN_WAIT_S ]; do
+		sleep 1
+		i=$((i + 1))
+	done
+	say powerdown_timeout "no power button press in $POWERDOWN_WAIT_S s"
+}
+
 steps=
 for word in $(cat /proc/cmdline); do
 	case $word in
@@ -215,6 +360,8 @@ for step in $steps; do
 	disk-ro) step_disk_ro ;;
 	net) step_net ;;
 	hvc) step_hvc ;;
+	snapshot) step_snapshot ;;
+	powerdown) step_powerdown ;;
 	reboot | poweroff) action=$step ;;
 	*) say unknown_step "$step" ;;
 	esac
