@@ -19,6 +19,27 @@
 #   hvc:     --console virtio with minivmm's hvc0 default command line:
 #            /dev/console is hvc0 and /init's lines arrive on stdout.
 #   reboot:  a guest reboot ends minivmm with exit status 3.
+#   snapshot: --monitor and --snapshot-dir; /init mounts an ext4 disk, keeps
+#            appending numbered, checksummed records to it (sync after each,
+#            a progress line on the console for each) and answers commands
+#            on the serial console (minivmm's stdin). The host pauses it
+#            (stop: the records stop), takes `savevm s1`, lets it run on a
+#            few records and quits; it adds a file to the disk image while no
+#            VM runs. A new process, `minivmm --restore DIR/s1` with the same
+#            --mem, --cpus and --disk, must go on: the guest does not boot
+#            again, its records go on from the one at savevm, it answers a
+#            ping on the console, and on "finish" it stops, unmounts and
+#            checks its records from the disk, then powers off (status 0).
+#            The host's file is gone (the disk was put back as it was at
+#            savevm), e2fsck -fn finds the image clean, and the records on
+#            it run 1..N without a gap, each with a good checksum and the
+#            one the guest printed (before savevm in the first process,
+#            after the restore in the second).
+#   powerdown: the button and evdev modules and busybox acpid with a handler
+#            for the ACPI power button; once the guest says it is ready, the
+#            monitor's system_powerdown makes it print that it saw the
+#            button, unmount its disk and power off: minivmm exits 0 and
+#            e2fsck -fn finds the disk clean.
 #
 # Usage: tests/integration/linux.sh MINIVMM_BINARY
 #
@@ -26,7 +47,8 @@
 # Linux cannot boot at all, so the test is skipped with exit status 77, as
 # it is when /dev/kvm is missing (a failure instead when CI=true).
 # CHECK_LINUX_FORCE=1 runs it anyway (e.g. with a wrapper standing in for
-# minivmm). Needs mkfs.ext4, debugfs and e2fsck (e2fsprogs) on the host.
+# minivmm). Needs mkfs.ext4, debugfs and e2fsck (e2fsprogs) and socat (for
+# the monitor socket) on the host.
 # The net boot needs root and ip (iproute2) for the network namespace and
 # the tap; without them it is skipped with a notice (a failure when
 # CI=true). The host ends of the pings and transfers use the static busybox
@@ -55,7 +77,9 @@ VMM=$1
 # virtio and virtio_ring follow). ext4 (with jbd2 and crc32c) is built into
 # the Debian cloud kernel: mk-initramfs.sh notes that and packs nothing for
 # it, but would pack it for a kernel that has it as a module.
-MODULES=(virtio_mmio virtio_blk ext4 virtio_net net_failover failover virtio_console)
+# button (the ACPI power button) and evdev (its /dev/input node, which
+# busybox acpid reads) are for the powerdown boot.
+MODULES=(virtio_mmio virtio_blk ext4 virtio_net net_failover failover virtio_console button evdev)
 TIMEOUT=${GUEST_TIMEOUT:-120}
 # The disk boots end with `poweroff -f`, which minivmm turns into exit
 # status 0 through the ACPI sleep control register. POWEROFF_WORKS=no ends
@@ -87,6 +111,7 @@ PATH=$PATH:/sbin:/usr/sbin
 for tool in mkfs.ext4 debugfs e2fsck sha256sum; do
 	command -v "$tool" >/dev/null || die "$tool: not found (install e2fsprogs)"
 done
+command -v socat >/dev/null || die "socat: not found (install socat; it talks to the monitor socket)"
 
 t_start=$(date +%s)
 out=$top/build/guest/check-linux
@@ -100,10 +125,11 @@ init=$top/guest/linux-init/check.sh
 # The disk: hello.txt with fresh random content, so a guest that reads a
 # stale or wrong block cannot match its sha256 by accident.
 src=$(mktemp -d "${TMPDIR:-/tmp}/check-linux-disk.XXXXXX")
-netns='' VM_PID='' NC_PID=''
+netns='' VM_PID='' NC_PID='' CON_FD=''
 cleanup() {
 	local pid
 	for pid in $VM_PID $NC_PID; do kill "$pid" 2>/dev/null || true; done
+	[[ -n $CON_FD ]] && exec {CON_FD}>&-
 	[[ -n $netns ]] && ip netns del "$netns" 2>/dev/null
 	rm -rf "$src"
 }
@@ -125,19 +151,27 @@ with_words() {
 	echo "$cmdline"
 }
 
-# start_vm NAME CMDLINE [MINIVMM_OPTION ...]: start minivmm in the
-# background (inside network namespace $VM_NETNS when that is set) with the
-# kernel, the initramfs, 2 vCPUs, 1 GiB and CMDLINE; its stdout and stderr
-# go to NAME.out and NAME.err in $out. Sets VM_PID.
-start_vm() {
-	local name=$1 cmdline=$2 pre=()
-	shift 2
+# launch NAME MINIVMM_OPTION...: start minivmm in the background (inside
+# network namespace $VM_NETNS when that is set) with the options; its stdin
+# is $VM_STDIN (default /dev/null), its stdout and stderr go to NAME.out and
+# NAME.err in $out. Sets VM_PID.
+launch() {
+	local name=$1 pre=()
+	shift
 	[[ -n ${VM_NETNS:-} ]] && pre=(ip netns exec "$VM_NETNS")
 	VM_T0=$(date +%s)
-	${pre[@]+"${pre[@]}"} timeout -k 5 "$TIMEOUT" "$VMM" --kernel "$kdir/vmlinuz" \
-		--initrd "$out/initramfs.gz" --cpus 2 --mem 1G --cmdline "$cmdline" "$@" \
-		</dev/null >"$out/$name.out" 2>"$out/$name.err" &
+	${pre[@]+"${pre[@]}"} timeout -k 5 "$TIMEOUT" "$VMM" "$@" \
+		<"${VM_STDIN:-/dev/null}" >"$out/$name.out" 2>"$out/$name.err" &
 	VM_PID=$!
+}
+
+# start_vm NAME CMDLINE [MINIVMM_OPTION ...]: launch minivmm with the
+# kernel, the initramfs, 2 vCPUs, 1 GiB and CMDLINE.
+start_vm() {
+	local name=$1 cmdline=$2
+	shift 2
+	launch "$name" --kernel "$kdir/vmlinuz" --initrd "$out/initramfs.gz" --cpus 2 --mem 1G \
+		--cmdline "$cmdline" "$@"
 }
 
 # finish_vm NAME WHAT: wait for the VM start_vm started; leaves NAME.log
@@ -160,11 +194,14 @@ boot() {
 	finish_vm "$name" "$words${*:+; $*}"
 }
 
-# wait_line FILE REGEX: wait until a line of FILE matches REGEX while the
-# VM runs; return 1 if the VM ended first.
+# wait_line FILE REGEX [SECONDS]: wait until a line of FILE matches REGEX
+# while the VM runs, for at most SECONDS when given; return 1 if the VM
+# ended or the time ran out first.
 wait_line() {
+	local i=0 n=$((${3:-0} * 10))
 	until grep -aEq -- "$2" "$1" 2>/dev/null; do
 		kill -0 "$VM_PID" 2>/dev/null || return 1
+		((n == 0 || ++i < n)) || return 1
 		sleep 0.1
 	done
 }
@@ -181,6 +218,53 @@ expect_exit() {
 		fail "$1: minivmm exits $2" "got $got; stderr: $(tail -n 3 "$out/$1.err" | tr '\n' ' ')"
 	fi
 }
+
+# open_console NAME: make a FIFO for the next VM's stdin (its serial
+# console), held open read-write on fd CON_FD (so opening it never blocks,
+# writes never get SIGPIPE, and minivmm never sees end of file), and set
+# VM_STDIN to it. close_console closes it again.
+open_console() {
+	rm -f "$src/$1.in"
+	mkfifo "$src/$1.in"
+	exec {CON_FD}<>"$src/$1.in"
+	VM_STDIN=$src/$1.in
+}
+close_console() {
+	exec {CON_FD}>&-
+	CON_FD='' VM_STDIN=''
+}
+
+# type_line LINE: send LINE and a newline to the guest's console.
+type_line() { printf '%s\n' "$1" >&"$CON_FD"; }
+
+# mon NAME SOCKET COMMAND...: send the commands to minivmm's monitor, one a
+# line; the answers go to NAME.mon in $out.
+mon() {
+	local name=$1 sock=$2
+	shift 2
+	printf '%s\n' "$@" | timeout 60 socat -t 30 - "UNIX-CONNECT:$sock" >"$out/$name.mon" 2>&1 ||
+		echo "check-linux: socat to $sock failed (status $?)" >>"$out/$name.mon"
+}
+
+# expect_mon NAME REGEX WHAT: a line of NAME.mon matches REGEX.
+expect_mon() { expect_line "$out/$1.mon" "$2" "$3"; }
+
+# expect_mon_ok NAME WHAT: NAME.mon has no error line.
+expect_mon_ok() {
+	if [[ ! -s $out/$1.mon ]]; then
+		fail "$2" "no answer from the monitor ($out/$1.mon is empty)"
+	elif grep -aE '^Error|socat' "$out/$1.mon" >"$out/$1.errors"; then
+		fail "$2" "$(head -n 2 "$out/$1.errors" | tr '\n' ' ')"
+	else
+		pass "$2"
+	fi
+}
+
+# progress FILE: "N SUM" for each whole "LINUXTEST progress N SUM" line of
+# FILE (console output; a line cut by a save or interleaved with kernel
+# messages does not count). last_progress FILE: the last N.
+progress() { tr -d '\r' <"$1" | sed -En 's/^LINUXTEST progress ([0-9]+) ([0-9a-f]{16})$/\1 \2/p'; }
+last_progress() { progress "$1" | tail -n 1 | cut -d' ' -f1; }
 
 if [[ $POWEROFF_WORKS == yes ]]; then
 	last=poweroff last_rc=0
@@ -339,6 +423,161 @@ expect_line "$log" "^LINUXTEST cmdline $hvc_cmdline\$" "hvc: Linux sees the hvc0
 expect_eq "$(field "$log" 'LINUXTEST modules')" ok "hvc: virtio modules load"
 expect_line "$log" "^LINUXTEST end $last\$" "hvc: /init's lines arrive to the end"
 expect_exit hvc "$last_rc"
+
+# --- snapshot: savevm under a disk workload, --restore in a new process ----
+snap_dir=$out/snapshots
+rm -rf "$snap_dir"
+mkdir -p "$snap_dir"
+"$top/guest/mk-disk-image.sh" "$out/snap.img" "$DISK_MB" "$src"
+snap_sock=$src/snap.sock
+n_s=''
+open_console snap
+start_vm snap "$(with_words "$BASE_CMDLINE" "snapshot $last")" --disk "$out/snap.img" \
+	--monitor "$snap_sock" --snapshot-dir "$snap_dir"
+if wait_line "$out/snap.out" '^LINUXTEST ready' && wait_line "$out/snap.out" '^LINUXTEST progress 5 '; then
+	type_line "ping before-savevm"
+	wait_line "$out/snap.out" '^LINUXTEST pong before-savevm ' 30 || true
+	mon snap-stop "$snap_sock" stop "info status"
+	sleep 0.5 # what the guest printed before the stop reaches the file
+	n_s=$(last_progress "$out/snap.out")
+	sleep 1
+	expect_eq "$(last_progress "$out/snap.out")" "$n_s" "snapshot: stop pauses the guest's workload"
+	mon snap-save "$snap_sock" "savevm s1" "info snapshots" cont "info status"
+	# The first process writes on past the snapshot, so the restore must
+	# put the disk back.
+	wait_line "$out/snap.out" "^LINUXTEST progress $((n_s + 4)) " 60 || true
+	mon snap-quit "$snap_sock" quit
+else
+	fail "snapshot: the workload runs" "no 'LINUXTEST ready' and 'progress 5' lines before the VM ended"
+fi
+finish_vm snap "snapshot $last; --disk --monitor --snapshot-dir; savevm s1, quit"
+close_console
+log=$out/snap.log
+expect_eq "$(field "$log" 'LINUXTEST mount')" ok "snapshot: ext4 mounts"
+expect_line "$log" '^LINUXTEST pong before-savevm [0-9]+$' "snapshot: the guest answers on the console"
+expect_mon snap-stop 'VM status: paused' "snapshot: the monitor's stop pauses the VM"
+expect_mon_ok snap-save "snapshot: savevm s1 succeeds"
+expect_mon snap-save '^s1 ' "snapshot: info snapshots lists s1"
+expect_mon snap-save 'VM status: running' "snapshot: cont resumes the VM"
+expect_range "$(last_progress "$log")" $((${n_s:-0} + 4)) 1000000 "snapshot: the workload goes on after savevm"
+expect_exit snap 0
+
+# While no VM runs, the host adds a file to the image: the restore must
+# take the disk back to what it was at savevm, without it.
+echo "added by the host after savevm" >"$src/after-savevm.txt"
+if debugfs -w -R "write $src/after-savevm.txt after-savevm.txt" "$out/snap.img" >"$out/debugfs-write.log" 2>&1 &&
+	debugfs -R 'stat /after-savevm.txt' "$out/snap.img" >/dev/null 2>&1; then
+	marker=yes
+else
+	marker=no
+	fail "snapshot: the host adds a file to the image" "debugfs -w: $(tail -n 1 "$out/debugfs-write.log")"
+fi
+
+open_console snap-restore
+launch snap-restore --restore "$snap_dir/s1" --cpus 2 --mem 1G --disk "$out/snap.img"
+first=''
+if wait_line "$out/snap-restore.out" '^LINUXTEST progress [0-9]+ [0-9a-f]{16}'; then
+	first=$(progress "$out/snap-restore.out" | awk 'NR == 1 { print $1 }')
+	type_line "ping after-restore"
+	wait_line "$out/snap-restore.out" '^LINUXTEST pong after-restore ' 30 || true
+	wait_line "$out/snap-restore.out" "^LINUXTEST progress $((first + 10)) " 60 || true
+	type_line finish
+else
+	fail "restore: the workload goes on" "no progress line before the VM ended"
+fi
+finish_vm snap-restore "--restore $snap_dir/s1 --disk"
+close_console
+log=$out/snap-restore.log
+if grep -aq '^LINUXTEST begin' "$log"; then
+	fail "restore: the guest goes on without booting again" "/init started again"
+else
+	pass "restore: the guest goes on without booting again"
+fi
+# The guest may have printed a record's line only partly, or not at all,
+# before the save: the next whole one may come a little later.
+expect_range "$first" $((${n_s:-0} + 1)) $((${n_s:-0} + 3)) \
+	"restore: the records go on from the one at savevm ($n_s)"
+pong=$(field "$log" 'LINUXTEST pong after-restore' || true)
+expect_range "$pong" $((${n_s:-0} + 1)) 1000000 "restore: the guest's shell answers on the console"
+n_end=$(field "$log" 'LINUXTEST workload_end' || true)
+expect_range "$n_end" $((${first:-0} + 10)) 1000000 "restore: the workload runs on"
+expect_eq "$(field "$log" 'LINUXTEST umount')" ok "restore: the guest unmounts its disk"
+expect_eq "$(field "$log" 'LINUXTEST records')" "ok $n_end" "restore: the guest reads its records back from the disk"
+expect_line "$log" "^LINUXTEST end $last\$" "restore: /init runs to the end"
+expect_exit snap-restore "$last_rc"
+if [[ $marker == yes ]]; then
+	if debugfs -R 'stat /after-savevm.txt' "$out/snap.img" 2>&1 | grep -q 'File not found'; then
+		pass "restore: the disk is put back as it was at savevm"
+	else
+		fail "restore: the disk is put back as it was at savevm" "the file the host added after savevm is still there"
+	fi
+fi
+if e2fsck -fn "$out/snap.img" >"$out/snap-e2fsck.log" 2>&1; then
+	pass "restore: e2fsck finds the filesystem clean"
+else
+	fail "restore: e2fsck finds the filesystem clean" "see $out/snap-e2fsck.log: $(tail -n1 "$out/snap-e2fsck.log")"
+fi
+
+# host_check_records FILE: "ok N" if FILE holds records 1..N, each with a
+# good sum and the sum the guest printed for it (the first process's lines
+# up to savevm, the restored one's after), else the first thing wrong.
+host_check_records() {
+	local n=0 num payload sum
+	local -A printed=()
+	while read -r num sum; do printed[$num]=$sum; done < <(
+		progress "$out/snap.log" | awk -v max="${n_s:-0}" '$1 <= max'
+		progress "$out/snap-restore.log"
+	)
+	while read -r num payload sum; do
+		n=$((n + 1))
+		if [[ $num != "$n" ]]; then
+			echo "record $n is numbered '$num'"
+			return
+		elif [[ $sum != "$(echo "$num $payload" | sha256sum | cut -c1-16)" ]]; then
+			echo "record $n: sum $sum does not match its payload"
+			return
+		elif [[ -n ${printed[$num]:-} && ${printed[$num]} != "$sum" ]]; then
+			echo "record $n: sum $sum, the guest printed ${printed[$num]}"
+			return
+		fi
+	done <"$1"
+	echo "ok $n"
+}
+if debugfs -R 'cat /records' "$out/snap.img" >"$out/records.got" 2>"$out/debugfs-records.err"; then
+	expect_eq "$(host_check_records "$out/records.got")" "ok $n_end" \
+		"restore: the records on the image are continuous and intact"
+else
+	fail "restore: the records on the image are continuous and intact" "debugfs: $(tail -n 1 "$out/debugfs-records.err")"
+fi
+
+# --- powerdown: system_powerdown and the guest's acpid ----------------------
+if [[ $POWEROFF_WORKS == yes ]]; then
+	"$top/guest/mk-disk-image.sh" "$out/powerdown.img" "$DISK_MB" "$src"
+	pd_sock=$src/powerdown.sock
+	start_vm powerdown "$(with_words "$BASE_CMDLINE" powerdown)" --disk "$out/powerdown.img" \
+		--monitor "$pd_sock"
+	if wait_line "$out/powerdown.out" '^LINUXTEST ready'; then
+		mon powerdown "$pd_sock" system_powerdown
+		expect_mon_ok powerdown "powerdown: the monitor takes system_powerdown"
+	else
+		fail "powerdown: the guest gets ready" "no 'LINUXTEST ready' line before the VM ended"
+	fi
+	finish_vm powerdown "powerdown; --disk --monitor; system_powerdown"
+	log=$out/powerdown.log
+	expect_eq "$(field "$log" 'LINUXTEST power_button_device')" found "powerdown: Linux has an input device for the power button"
+	expect_eq "$(field "$log" 'LINUXTEST acpid')" running "powerdown: busybox acpid runs"
+	expect_line "$log" '^LINUXTEST power_button pressed$' "powerdown: the guest's acpid sees the power button"
+	expect_eq "$(field "$log" 'LINUXTEST powerdown_umount')" ok "powerdown: the guest unmounts its disk"
+	expect_line "$log" '^LINUXTEST end powerdown$' "powerdown: the guest powers off"
+	expect_exit powerdown 0
+	if e2fsck -fn "$out/powerdown.img" >"$out/powerdown-e2fsck.log" 2>&1; then
+		pass "powerdown: e2fsck finds the filesystem clean"
+	else
+		fail "powerdown: e2fsck finds the filesystem clean" "see $out/powerdown-e2fsck.log: $(tail -n1 "$out/powerdown-e2fsck.log")"
+	fi
+else
+	echo "check-linux: SKIPPED the powerdown boot: POWEROFF_WORKS=$POWEROFF_WORKS"
+fi
 
 # --- reboot ----------------------------------------------------------------
 boot reboot reboot
