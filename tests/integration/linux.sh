@@ -496,7 +496,7 @@ fi
 # The guest may have printed a record's line only partly, or not at all,
 # before the save: the next whole one may come a little later.
 expect_range "$first" $((${n_s:-0} + 1)) $((${n_s:-0} + 3)) \
-	"restore: the records go on from the one at savevm ($n_s)"
+	"restore: the records go on from the one at savevm"
 pong=$(field "$log" 'LINUXTEST pong after-restore' || true)
 expect_range "$pong" $((${n_s:-0} + 1)) 1000000 "restore: the guest's shell answers on the console"
 n_end=$(field "$log" 'LINUXTEST workload_end' || true)
@@ -541,8 +541,13 @@ host_check_records() {
 			return
 		fi
 	done <"$1"
-	echo "ok $n"
+	if ((n == 0)); then
+		echo "no records"
+	else
+		echo "ok $n"
+	fi
 }
+# debugfs reports a missing file on stderr only: that shows as no records.
 if debugfs -R 'cat /records' "$out/snap.img" >"$out/records.got" 2>"$out/debugfs-records.err"; then
 	expect_eq "$(host_check_records "$out/records.got")" "ok $n_end" \
 		"restore: the records on the image are continuous and intact"
