@@ -399,6 +399,14 @@ int virtio_mmio_load(struct virtio_mmio *t, const void *buf, size_t len)
 	t->driver_features = s.driver_features;
 	memcpy(t->queues, s.queues, sizeof(t->queues));
 	pthread_mutex_unlock(&t->lock);
+	/*
+	 * A notification the guest made just before the save sat in an eventfd
+	 * that is not part of the snapshot: look at every ready queue once, or
+	 * a request offered then would wait for a kick that never comes.
+	 */
+	for (int q = 0; q < t->ops->nqueues && q < VIRTIO_MMIO_MAX_QUEUES; q++)
+		if (t->queues[q].ready)
+			virtio_mmio_kick(t, (uint32_t)q);
 	return 0;
 }
 

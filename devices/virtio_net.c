@@ -516,9 +516,7 @@ int virtio_net_load(struct virtio_net *net, const void *buf, size_t len)
 	net->offloads_set = false;
 	update_watch(net);
 	pthread_mutex_unlock(&t->lock);
-	virtio_mmio_kick(t, VIRTIO_NET_RXQ);
-	virtio_mmio_kick(t, VIRTIO_NET_TXQ);
-	return 0;
+	return 0; /* virtio_mmio_load kicked both queues: the handlers look again */
 }
 
 /* ---- Construction ---- */

@@ -590,6 +590,28 @@ static void test_save_reset_load(void **state)
 	assert_int_equal(rd(REG_STATUS), ACK | DRIVER | FEATURES_OK | DRIVER_OK);
 }
 
+/* A kick the guest gave before the save lived in an eventfd: load gives every ready queue one. */
+static void test_load_kicks_ready_queues(void **state)
+{
+	uint8_t buf[1024];
+	int fds[NQUEUES];
+	long n;
+
+	(void)state;
+	for (int q = 0; q < NQUEUES; q++) {
+		fds[q] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		assert_true(fds[q] >= 0);
+		t.notify_fds[q] = fds[q];
+	}
+	bring_up(); /* queue 0 ready, queue 1 not */
+	n = virtio_mmio_save(&t, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(virtio_mmio_load(&t, buf, n), 0);
+	assert_int_equal(eventfd_count(fds[0]), 1);
+	assert_int_equal(eventfd_count(fds[1]), 0); /* not ready: left alone */
+	assert_int_equal(dummy.notifies[0], 0);	    /* the work is still the I/O thread's */
+}
+
 static void test_load_refuses(void **state)
 {
 	uint8_t buf[1024], bad[1024];
@@ -659,6 +681,7 @@ int main(void)
 		T(test_queue_notify_kicks),
 		T(test_set_broken),
 		T(test_save_reset_load),
+		T(test_load_kicks_ready_queues),
 		T(test_load_refuses),
 	};
 #undef T
