@@ -4,10 +4,14 @@
  * every period= ms (kvm-clock, else the TSC) prints the counter and the
  * clock; every diskevery= ticks the counter goes to blk0's sector= and
  * to one of 16 slots from region=, whose expected contents stay in RAM
- * for `verify`.  UART lines `quit` and `verify`; GED power button.
+ * for `verify`.  fill= MiB of RAM get a page-dependent word in every
+ * page first, so a snapshot has that much to save and `fillcheck` can
+ * tell whether it came back.  UART lines `quit`, `verify` and
+ * `fillcheck`; GED power button.
  */
 #include "minitest.h"
 #include "hw.h"
+#include "virtio.h"
 
 #define NS_PER_MS	1000000UL
 #define SECTOR		512
@@ -18,6 +22,8 @@ struct counter {
 	uint64_t period, diskevery, max, sector, region;	/* period in ns */
 	bool disk, verify_each;
 	uint64_t n, next;
+	uint64_t *fill;		/* fill_pages pages from here */
+	uint64_t fill_pages;
 	char line[64];
 	size_t len;
 	int prev;
@@ -126,6 +132,39 @@ static void disk_tick(struct counter *c)
 		verify(c);
 }
 
+/* What fill= puts in the first word of the page at guest address pa. */
+static uint64_t fill_word(uint64_t pa)
+{
+	return (pa >> 12) * 0x9e3779b97f4a7c15ULL | 1;
+}
+
+#define WORDS_PER_PAGE	(4096 / sizeof(uint64_t))
+
+static void fill_memory(struct counter *c, uint64_t mib)
+{
+	c->fill_pages = mib << 8;
+	c->fill = dma_reserve(mib << 20);
+	for (uint64_t i = 0; i < c->fill_pages; i++) {
+		uint64_t *w = c->fill + i * WORDS_PER_PAGE;
+
+		*w = fill_word((uint64_t)w);
+	}
+	say("counter fill %lu MiB done", mib);
+}
+
+static void fillcheck(struct counter *c)
+{
+	for (uint64_t i = 0; i < c->fill_pages; i++) {
+		uint64_t *w = c->fill + i * WORDS_PER_PAGE;
+
+		if (*w != fill_word((uint64_t)w)) {
+			say("counter fillcheck FAIL page 0x%lx", (uint64_t)w);
+			return;
+		}
+	}
+	say("counter fillcheck ok %lu pages", c->fill_pages);
+}
+
 static void finish(void)
 {
 	lapic_timer_stop();
@@ -156,6 +195,8 @@ static void command(struct counter *c)
 		finish();
 	else if (!strcmp(c->line, "verify"))
 		verify(c);
+	else if (!strcmp(c->line, "fillcheck"))
+		fillcheck(c);
 	else
 		say("counter unknown %s", c->line);
 }
@@ -204,6 +245,8 @@ static void counter_setup(struct counter *c)
 	lapic_timer_periodic(VEC_TIMER);
 	if (c->disk)
 		disk_start(c);
+	if (carg("fill", 0))
+		fill_memory(c, carg("fill", 0));
 }
 
 void mode_counter(void)

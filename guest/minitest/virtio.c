@@ -190,10 +190,11 @@ extern const uint8_t _end[];
 static uint64_t dma_next;
 
 /*
- * Page-aligned memory from usable RAM after the kernel (never freed).
- * blkbench uses the same RAM for its own buffers; modes do not mix.
+ * Page-aligned memory from usable RAM after the kernel (never freed), as
+ * left by whoever used it last.  blkbench uses the same RAM for its own
+ * buffers; modes do not mix.
  */
-void *dma_alloc(uint64_t bytes)
+void *dma_reserve(uint64_t bytes)
 {
 	uint64_t start = dma_next ? dma_next :
 			 ((uint64_t)_end + 0x1fffff) & ~0x1fffffULL;
@@ -208,9 +209,17 @@ void *dma_alloc(uint64_t bytes)
 		if (e->type == E820_RAM && e->addr <= start &&
 		    end >= start + bytes) {
 			dma_next = start + bytes;
-			memset(phys_ptr(start), 0, bytes);
 			return phys_ptr(start);
 		}
 	}
 	fail("out of RAM for %lu bytes of buffers", bytes);
+}
+
+/* dma_reserve, zeroed. */
+void *dma_alloc(uint64_t bytes)
+{
+	void *p = dma_reserve(bytes);
+
+	memset(p, 0, (bytes + 4095) & ~4095ULL);
+	return p;
 }

@@ -96,6 +96,7 @@ void vq_publish(struct vq *q, uint16_t head);
 void vq_kick(struct vq *q);
 bool vq_pop(struct vq *q, uint32_t *id, uint32_t *len);
 void *dma_alloc(uint64_t bytes);
+void *dma_reserve(uint64_t bytes);
 
 static inline uint16_t vq_used_idx(const struct vq *q)
 {
