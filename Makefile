@@ -76,13 +76,13 @@ check-linux: deps $(BUILD)/minivmm
 demo: deps all
 	scripts/demo.sh $(BUILD)/minivmm $(MINITEST)
 
-$(BUILD)/bench-timeline: scripts/bench-timeline.c
+$(BUILD)/bench-%: scripts/bench-%.c
 	$(CC) $(ALL_CFLAGS) -o $@ $<
 
-bench: deps all $(BUILD)/bench-timeline
-	scripts/bench.sh $(BUILD)/minivmm $(MINITEST) $(BUILD)/bench-timeline
+bench: deps all $(BUILD)/bench-timeline $(BUILD)/bench-monitor
+	scripts/bench.sh $(BUILD)/minivmm $(MINITEST) $(BUILD)/bench-timeline $(BUILD)/bench-monitor
 
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD)/plain $(BUILD)/asan -type f -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/plain $(BUILD)/asan $(BUILD)/unit $(BUILD)/unit-asan -type f -name '*.d' 2>/dev/null)
