@@ -2,11 +2,15 @@
  * bench-timeline: run a command and report when lines starting with given
  * markers first appear on its stdout, when it exits, and its peak RSS.
  *
- *   bench-timeline MARKER... -- COMMAND [ARG...]
+ *   bench-timeline [-k] MARKER... -- COMMAND [ARG...]
  *
  * Prints one line: "t1=NS t2=NS ... exit=NS rss_kb=N status=N", times in
  * nanoseconds since just before the command was started (-1: never seen).
+ * With -k the command gets SIGTERM once every marker has been seen, for
+ * guests that do not end by themselves.
  */
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +51,14 @@ static pid_t spawn(char **argv, int *out_fd)
 	return pid;
 }
 
+static bool all_seen(const long long *seen, int n)
+{
+	for (int m = 0; m < n; m++)
+		if (seen[m] < 0)
+			return false;
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	const char *markers[MAX_MARKERS];
@@ -55,13 +67,16 @@ int main(int argc, char **argv)
 	char line[4096];
 	size_t len = 0;
 	struct rusage ru;
+	bool kill_when_seen = argc > 1 && strcmp(argv[1], "-k") == 0;
 
+	if (kill_when_seen)
+		i++;
 	for (; i < argc && strcmp(argv[i], "--") != 0 && nmarkers < MAX_MARKERS; i++) {
 		markers[nmarkers] = argv[i];
 		seen[nmarkers++] = -1;
 	}
 	if (i + 1 >= argc) {
-		fprintf(stderr, "usage: bench-timeline MARKER... -- COMMAND [ARG...]\n");
+		fprintf(stderr, "usage: bench-timeline [-k] MARKER... -- COMMAND [ARG...]\n");
 		return 2;
 	}
 	long long start = now_ns();
@@ -84,6 +99,10 @@ int main(int argc, char **argv)
 			if (seen[m] < 0 && strncmp(line, markers[m], strlen(markers[m])) == 0)
 				seen[m] = now_ns() - start;
 		len = 0;
+		if (kill_when_seen && all_seen(seen, nmarkers)) {
+			kill(pid, SIGTERM);
+			kill_when_seen = false;
+		}
 	}
 	wait4(pid, &status, 0, &ru);
 	long long exit_ns = now_ns() - start;

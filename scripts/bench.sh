@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # `make bench`: minivmm side by side with QEMU microvm on the same test guest,
 # in one run. Writes docs/benchmarks.md (medians of BENCH_RUNS runs each).
-# Usage: scripts/bench.sh MINIVMM MINITEST_BZIMAGE TIMELINE_TOOL
+# Usage: scripts/bench.sh MINIVMM MINITEST_BZIMAGE TIMELINE_TOOL MONITOR_TOOL
 set -euo pipefail
 vmm=$(realpath "$1")
 guest=$(realpath "$2")
 timeline=$(realpath "$3")
+montool=$(realpath "$4")
 runs=${BENCH_RUNS:-10}
 exits=${BENCH_EXITS:-20000}
 out=docs/benchmarks.md
@@ -169,4 +170,5 @@ Peak RSS counts the VMM's own memory plus the guest pages it touched.
 NOTE
 } >"$out"
 "$(dirname "$0")/bench-net.sh" "$vmm" "$guest" >>"$out"
+"$(dirname "$0")/bench-snapshot.sh" "$vmm" "$guest" "$timeline" "$montool" >>"$out"
 cat "$out"
