@@ -63,9 +63,9 @@ struct serial {
 	pthread_mutex_t lock;
 	struct serial_regs r;
 	int irq_level;
-	struct vm *vm;
 	void (*output)(void *ctx, const uint8_t *buf, size_t len);
 	void (*irq)(void *ctx, int level);
+	void (*rx_ready)(void *ctx); /* may be NULL */
 	void *ctx;
 };
 
@@ -139,6 +139,16 @@ static void transmit(struct serial *s, uint8_t c)
 	s->r.thri_pending = 0;
 	update_irq(s);
 	s->r.thri_pending = 1;
+}
+
+/*
+ * The RX FIFO has room again. Called without the lock: the console reads
+ * stdin only while the FIFO has room and waits for this to start again.
+ */
+static void rx_ready(struct serial *s)
+{
+	if (s->rx_ready)
+		s->rx_ready(s->ctx);
 }
 
 static uint8_t read_reg(struct serial *s, unsigned reg, bool *drained)
@@ -217,8 +227,8 @@ void serial_read(void *opaque, uint64_t offset, void *data, unsigned size)
 	*(uint8_t *)data = read_reg(s, offset & 7, &drained);
 	update_irq(s);
 	pthread_mutex_unlock(&s->lock);
-	if (drained && s->vm)
-		console_rx_ready(s->vm->console);
+	if (drained)
+		rx_ready(s);
 }
 
 void serial_write(void *opaque, uint64_t offset, const void *data, unsigned size)
@@ -309,7 +319,8 @@ const struct device_ops serial_ops = {
 };
 
 struct serial *serial_create_detached(void (*output)(void *ctx, const uint8_t *buf, size_t len),
-				      void (*irq)(void *ctx, int level), void *ctx)
+				      void (*irq)(void *ctx, int level),
+				      void (*rx_ready)(void *ctx), void *ctx)
 {
 	struct serial *s = calloc(1, sizeof(*s));
 
@@ -318,6 +329,7 @@ struct serial *serial_create_detached(void (*output)(void *ctx, const uint8_t *b
 	pthread_mutex_init(&s->lock, NULL);
 	s->output = output;
 	s->irq = irq;
+	s->rx_ready = rx_ready;
 	s->ctx = ctx;
 	serial_reset(s);
 	return s;
@@ -335,13 +347,18 @@ static void vm_irq(void *ctx, int level)
 	vm_irq_line(ctx, COM1_IRQ, level);
 }
 
+/* vm->console is read at call time: console_init sets it after the UART exists. */
+static void vm_rx_ready(void *ctx)
+{
+	console_rx_ready(((struct vm *)ctx)->console);
+}
+
 struct serial *serial_create(struct vm *vm)
 {
-	struct serial *s = serial_create_detached(vm_output, vm_irq, vm);
+	struct serial *s = serial_create_detached(vm_output, vm_irq, vm_rx_ready, vm);
 
 	if (!s || vm_add_device(vm, &serial_ops, s) < 0)
 		die(EXIT_RUNTIME, "serial: cannot create COM1");
-	s->vm = vm;
 	vm_register_pio(vm, COM1_BASE, 8, serial_read, serial_write, s);
 	console_init(vm, &(struct console_frontend){ serial_rx_space, serial_rx_push, s });
 	return s;

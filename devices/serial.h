@@ -22,9 +22,14 @@ void serial_write(void *opaque, uint64_t offset, const void *data, unsigned size
 size_t serial_rx_space(void *opaque);
 void serial_rx_push(void *opaque, const uint8_t *buf, size_t len);
 
-/* For tests: a UART not attached to a VM; output and IRQ level go to callbacks. */
+/*
+ * For tests: a UART not attached to a VM; output and IRQ level go to callbacks,
+ * and @rx_ready (may be NULL) is called, without the UART's lock, when the
+ * receive FIFO has room again after being full.
+ */
 struct serial *serial_create_detached(void (*output)(void *ctx, const uint8_t *buf, size_t len),
-				      void (*irq)(void *ctx, int level), void *ctx);
+				      void (*irq)(void *ctx, int level),
+				      void (*rx_ready)(void *ctx), void *ctx);
 extern const struct device_ops serial_ops;
 
 #endif

@@ -13,6 +13,7 @@ struct rec {
 	size_t nout;
 	int level;
 	int edges;
+	int rx_ready; /* calls saying the RX FIFO has room again */
 };
 
 static void on_output(void *ctx, const uint8_t *buf, size_t len)
@@ -33,6 +34,11 @@ static void on_irq(void *ctx, int level)
 	r->edges++;
 }
 
+static void on_rx_ready(void *ctx)
+{
+	((struct rec *)ctx)->rx_ready++;
+}
+
 struct fixture {
 	struct rec rec;
 	struct serial *s;
@@ -43,7 +49,7 @@ static int setup(void **state)
 	static struct fixture f;
 
 	memset(&f, 0, sizeof(f));
-	f.s = serial_create_detached(on_output, on_irq, &f.rec);
+	f.s = serial_create_detached(on_output, on_irq, on_rx_ready, &f.rec);
 	if (!f.s)
 		return -1;
 	*state = &f;
@@ -182,6 +188,33 @@ static void test_rx_fifo_overflow(void **state)
 	serial_rx_push(f->s, (const uint8_t *)"0123456789", 10);
 	for (int i = 0; i < 10; i++)
 		assert_int_equal(in(f->s, RBR), '0' + i);
+}
+
+/* Top the RX FIFO up with '0', '1', ... until it is full. */
+static void fill_fifo(struct serial *s)
+{
+	serial_rx_push(s, (const uint8_t *)"0123456789abcdef", serial_rx_space(s));
+	assert_int_equal(serial_rx_space(s), 0);
+}
+
+/* The console stops reading stdin on a full FIFO; the guest's read restarts it, once. */
+static void test_read_from_full_fifo_wakes_console(void **state)
+{
+	struct fixture *f = *state;
+
+	serial_rx_push(f->s, (const uint8_t *)"ab", 2);
+	assert_int_equal(in(f->s, RBR), 'a'); /* room already: nobody is waiting */
+	assert_int_equal(f->rec.rx_ready, 0);
+	fill_fifo(f->s);
+	assert_int_equal(in(f->s, RBR), 'b');
+	assert_int_equal(f->rec.rx_ready, 1);
+	assert_int_equal(in(f->s, RBR), '0');
+	assert_int_equal(f->rec.rx_ready, 1);
+	/* A divisor-latch read does not touch the FIFO. */
+	fill_fifo(f->s);
+	out(f->s, LCR, 0x80);
+	in(f->s, RBR);
+	assert_int_equal(f->rec.rx_ready, 1);
 }
 
 static void test_fifo_clear(void **state)
@@ -358,6 +391,7 @@ int main(void)
 		T(test_thri_needs_out2),
 		T(test_rx),
 		T(test_rx_fifo_overflow),
+		T(test_read_from_full_fifo_wakes_console),
 		T(test_fifo_clear),
 		T(test_dlab),
 		T(test_scratch_and_ier_probe),
