@@ -144,6 +144,7 @@ static void transmit(struct serial *s, uint8_t c)
 /*
  * The RX FIFO has room again. Called without the lock: the console reads
  * stdin only while the FIFO has room and waits for this to start again.
+ * Every path that makes room must call it, or console input stops for good.
  */
 static void rx_ready(struct serial *s)
 {
@@ -182,7 +183,7 @@ static uint8_t read_reg(struct serial *s, unsigned reg, bool *drained)
 	}
 }
 
-static void write_reg(struct serial *s, unsigned reg, uint8_t v)
+static void write_reg(struct serial *s, unsigned reg, uint8_t v, bool *cleared)
 {
 	bool dlab = s->r.lcr & LCR_DLAB;
 
@@ -208,6 +209,7 @@ static void write_reg(struct serial *s, unsigned reg, uint8_t v)
 		if (v & FCR_CLEAR_RX) {
 			s->r.rx_count = 0;
 			s->r.lsr &= ~LSR_DR;
+			*cleared = true;
 		}
 		break;
 	case LCR: s->r.lcr = v; break;
@@ -234,12 +236,15 @@ void serial_read(void *opaque, uint64_t offset, void *data, unsigned size)
 void serial_write(void *opaque, uint64_t offset, const void *data, unsigned size)
 {
 	struct serial *s = opaque;
+	bool cleared = false;
 
 	(void)size;
 	pthread_mutex_lock(&s->lock);
-	write_reg(s, offset & 7, *(const uint8_t *)data);
+	write_reg(s, offset & 7, *(const uint8_t *)data, &cleared);
 	update_irq(s);
 	pthread_mutex_unlock(&s->lock);
+	if (cleared) /* Linux clears the FIFO when the port is opened */
+		rx_ready(s);
 }
 
 size_t serial_rx_space(void *opaque)
@@ -276,6 +281,7 @@ static void serial_reset(void *opaque)
 	s->r.dll = 12; /* 9600 baud */
 	update_irq(s);
 	pthread_mutex_unlock(&s->lock);
+	rx_ready(s); /* the FIFO is empty now, whatever it held */
 }
 
 static long serial_save(void *opaque, void *buf, size_t cap)
@@ -299,6 +305,9 @@ static int serial_load(void *opaque, const void *buf, size_t len)
 	s->r = r;
 	update_irq(s);
 	pthread_mutex_unlock(&s->lock);
+	/* The FIFO the console stopped on (full before loadvm) is gone. */
+	if (r.rx_count < FIFO_SIZE)
+		rx_ready(s);
 	return 0;
 }
 

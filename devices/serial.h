@@ -25,7 +25,8 @@ void serial_rx_push(void *opaque, const uint8_t *buf, size_t len);
 /*
  * For tests: a UART not attached to a VM; output and IRQ level go to callbacks,
  * and @rx_ready (may be NULL) is called, without the UART's lock, when the
- * receive FIFO has room again after being full.
+ * receive FIFO has room again: a read from a full FIFO, an FCR clear, reset,
+ * or loading a state whose FIFO is not full.
  */
 struct serial *serial_create_detached(void (*output)(void *ctx, const uint8_t *buf, size_t len),
 				      void (*irq)(void *ctx, int level),

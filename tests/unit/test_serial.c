@@ -52,6 +52,7 @@ static int setup(void **state)
 	f.s = serial_create_detached(on_output, on_irq, on_rx_ready, &f.rec);
 	if (!f.s)
 		return -1;
+	f.rec.rx_ready = 0; /* the power-on reset may have said the empty FIFO has room */
 	*state = &f;
 	return 0;
 }
@@ -214,6 +215,57 @@ static void test_read_from_full_fifo_wakes_console(void **state)
 	fill_fifo(f->s);
 	out(f->s, LCR, 0x80);
 	in(f->s, RBR);
+	assert_int_equal(f->rec.rx_ready, 1);
+}
+
+/* loadvm replaces the FIFO: a console that stopped on a full one must hear there is room. */
+static void test_load_wakes_console(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t empty[512], full[512];
+	long n;
+
+	n = serial_ops.save(f->s, empty, sizeof(empty));
+	assert_true(n > 0);
+	fill_fifo(f->s);
+	assert_int_equal(serial_ops.save(f->s, full, sizeof(full)), n);
+	assert_int_equal(f->rec.rx_ready, 0);
+
+	assert_int_equal(serial_ops.load(f->s, empty, n), 0);
+	assert_int_equal(serial_rx_space(f->s), 16);
+	assert_int_equal(f->rec.rx_ready, 1);
+	/* Loading a full FIFO leaves no room: the guest's first read says so. */
+	assert_int_equal(serial_ops.load(f->s, full, n), 0);
+	assert_int_equal(f->rec.rx_ready, 1);
+	assert_int_equal(in(f->s, RBR), '0');
+	assert_int_equal(f->rec.rx_ready, 2);
+	/* A refused load changed nothing, so there is nothing to say. */
+	fill_fifo(f->s);
+	assert_int_equal(serial_ops.load(f->s, empty, n - 1), -EINVAL);
+	assert_int_equal(f->rec.rx_ready, 2);
+}
+
+/* Linux clears the FIFOs through FCR when the port is opened; a full one must not stay stuck. */
+static void test_fcr_clear_wakes_console(void **state)
+{
+	struct fixture *f = *state;
+
+	fill_fifo(f->s);
+	out(f->s, FCR, 0x01); /* enable only: the bytes stay */
+	assert_int_equal(serial_rx_space(f->s), 0);
+	assert_int_equal(f->rec.rx_ready, 0);
+	out(f->s, FCR, 0x03); /* enable, clear RX */
+	assert_int_equal(serial_rx_space(f->s), 16);
+	assert_int_equal(f->rec.rx_ready, 1);
+}
+
+static void test_reset_wakes_console(void **state)
+{
+	struct fixture *f = *state;
+
+	fill_fifo(f->s);
+	serial_ops.reset(f->s);
+	assert_int_equal(serial_rx_space(f->s), 16);
 	assert_int_equal(f->rec.rx_ready, 1);
 }
 
@@ -392,6 +444,9 @@ int main(void)
 		T(test_rx),
 		T(test_rx_fifo_overflow),
 		T(test_read_from_full_fifo_wakes_console),
+		T(test_load_wakes_console),
+		T(test_fcr_clear_wakes_console),
+		T(test_reset_wakes_console),
 		T(test_fifo_clear),
 		T(test_dlab),
 		T(test_scratch_and_ier_probe),
