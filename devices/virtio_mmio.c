@@ -377,6 +377,20 @@ long virtio_mmio_save(struct virtio_mmio *t, void *buf, size_t cap)
 	return sizeof(s);
 }
 
+/*
+ * A completion sets InterruptStatus and writes the irqfd, which KVM delivers
+ * asynchronously: a snapshot can hold a status bit whose edge never reached the
+ * saved irqchip, and the driver would wait for it forever. Raise it again; a
+ * spurious interrupt only makes a virtio driver look at its rings.
+ */
+static void raise_pending_interrupt(struct virtio_mmio *t)
+{
+	pthread_mutex_lock(&t->lock);
+	if (t->interrupt_status && (t->status & VIRTIO_STATUS_DRIVER_OK))
+		interrupt(t, t->interrupt_status);
+	pthread_mutex_unlock(&t->lock);
+}
+
 int virtio_mmio_load(struct virtio_mmio *t, const void *buf, size_t len)
 {
 	struct virtio_mmio_state s;
@@ -407,6 +421,7 @@ int virtio_mmio_load(struct virtio_mmio *t, const void *buf, size_t len)
 	for (int q = 0; q < t->ops->nqueues && q < VIRTIO_MMIO_MAX_QUEUES; q++)
 		if (t->queues[q].ready)
 			virtio_mmio_kick(t, (uint32_t)q);
+	raise_pending_interrupt(t);
 	return 0;
 }
 

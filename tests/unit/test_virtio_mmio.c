@@ -612,6 +612,44 @@ static void test_load_kicks_ready_queues(void **state)
 	assert_int_equal(dummy.notifies[0], 0);	    /* the work is still the I/O thread's */
 }
 
+/*
+ * KVM delivers an irqfd write asynchronously, so a snapshot can hold an
+ * InterruptStatus bit whose edge never reached the saved irqchip: load raises it again.
+ */
+static void test_load_raises_pending_interrupt(void **state)
+{
+	int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	uint8_t pending[1024], acked[1024], idle[1024];
+	long n;
+
+	(void)state;
+	assert_true(fd >= 0);
+	t.irq_fd = fd;
+	bring_up();
+	virtio_mmio_used(&t, 0);
+	n = virtio_mmio_save(&t, pending, sizeof(pending));
+	assert_true(n > 0);
+	wr(REG_INT_ACK, 1);
+	assert_int_equal(virtio_mmio_save(&t, acked, sizeof(acked)), n);
+	/* Not DRIVER_OK: no driver to interrupt, whatever the status says. */
+	wr(REG_STATUS, 0);
+	t.interrupt_status = 1;
+	assert_int_equal(virtio_mmio_save(&t, idle, sizeof(idle)), n);
+	assert_int_equal(eventfd_count(fd), 1); /* virtio_mmio_used's */
+
+	assert_int_equal(virtio_mmio_load(&t, pending, n), 0);
+	assert_int_equal(rd(REG_INT_STATUS), 1);
+	assert_int_equal(eventfd_count(fd), 1);
+	assert_int_equal(virtio_mmio_load(&t, acked, n), 0);
+	assert_int_equal(eventfd_count(fd), 0);
+	assert_int_equal(virtio_mmio_load(&t, idle, n), 0);
+	assert_int_equal(rd(REG_INT_STATUS), 1);
+	assert_int_equal(eventfd_count(fd), 0);
+	/* A refused load raises nothing. */
+	assert_int_equal(virtio_mmio_load(&t, pending, n - 1), -EINVAL);
+	assert_int_equal(eventfd_count(fd), 0);
+}
+
 static void test_load_refuses(void **state)
 {
 	uint8_t buf[1024], bad[1024];
@@ -682,6 +720,7 @@ int main(void)
 		T(test_set_broken),
 		T(test_save_reset_load),
 		T(test_load_kicks_ready_queues),
+		T(test_load_raises_pending_interrupt),
 		T(test_load_refuses),
 	};
 #undef T
