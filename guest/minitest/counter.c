@@ -6,8 +6,9 @@
  * to one of 16 slots from region=, whose expected contents stay in RAM
  * for `verify`.  fill= MiB of RAM get a page-dependent word in every
  * page first, so a snapshot has that much to save and `fillcheck` can
- * tell whether it came back.  UART lines `quit`, `verify` and
- * `fillcheck`; GED power button.
+ * tell whether it came back.  The next tick is a one-shot LAPIC timer,
+ * or with timer=deadline the TSC-deadline timer Linux's clockevent uses.
+ * UART lines `quit`, `verify` and `fillcheck`; GED power button.
  */
 #include "minitest.h"
 #include "hw.h"
@@ -21,6 +22,7 @@
 struct counter {
 	uint64_t period, diskevery, max, sector, region;	/* period in ns */
 	bool disk, verify_each;
+	bool deadline;		/* timer=deadline, and the CPU has it */
 	uint64_t n, next;
 	uint64_t *fill;		/* fill_pages pages from here */
 	uint64_t fill_pages;
@@ -220,6 +222,22 @@ static void input(struct counter *c, int ch)
 		command(c);
 }
 
+/* timer=oneshot (default) or timer=deadline, if the CPU has it. */
+static bool want_deadline(void)
+{
+	char v[16];
+
+	if (!cmdline_get(sys.cmdline, "timer", v, sizeof(v)) ||
+	    !strcmp(v, "oneshot"))
+		return false;
+	if (strcmp(v, "deadline"))
+		fail("bad timer=%s", v);
+	if (lapic_has_tsc_deadline())
+		return true;
+	say("counter tsc-deadline absent (CPUID.1:ECX[24] clear), timer oneshot");
+	return false;
+}
+
 static void counter_setup(struct counter *c)
 {
 	char v[4];
@@ -234,14 +252,15 @@ static void counter_setup(struct counter *c)
 	c->verify_each = cmdline_get(sys.cmdline, "verify", v, sizeof(v));
 	if (!c->period)
 		fail("bad period=0");
+	c->deadline = want_deadline();
 	irq_setup();
 	uart_irq_enable_rx();
 	ged_setup();
 	c->disk = blk0_open(&cap);
 	say("counter start period %lu diskevery %lu sector %lu region %lu "
-	    "clock %s disk %s", c->period / NS_PER_MS, c->diskevery,
+	    "clock %s disk %s timer %s", c->period / NS_PER_MS, c->diskevery,
 	    c->sector, c->region, kvmclock_active() ? "kvmclock" : "tsc",
-	    c->disk ? "blk0" : "none");
+	    c->disk ? "blk0" : "none", c->deadline ? "deadline" : "oneshot");
 	lapic_timer_periodic(VEC_TIMER);
 	if (c->disk)
 		disk_start(c);
@@ -275,7 +294,10 @@ void mode_counter(void)
 			tick(&c);
 			continue;
 		}
-		lapic_timer_oneshot(VEC_TIMER, c.next - now);
+		if (c.deadline)
+			lapic_timer_deadline(VEC_TIMER, c.next - now);
+		else
+			lapic_timer_oneshot(VEC_TIMER, c.next - now);
 		sti_hlt();
 	}
 }

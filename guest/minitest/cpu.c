@@ -215,6 +215,33 @@ uint64_t now_ns(void)
 	return t / tsc_khz * 1000000 + t % tsc_khz * 1000000 / tsc_khz;
 }
 
+/*
+ * TSC cycles in @ns nanoseconds (at most ~1 s; longer is cut to that):
+ * the inverse of pvclock's scaling with kvm-clock, else the TSC kHz
+ * tsc_guess() found.  Rounded up, so a deadline is never early by it.
+ */
+uint64_t ns_to_tsc(uint64_t ns)
+{
+	uint32_t ver, mul;
+	int8_t shift;
+	uint64_t t;
+
+	if (ns > 1000000000)
+		ns = 1000000000;
+	if (!kvmclock_on)
+		return (ns * tsc_khz + 999999) / 1000000;
+	do {
+		ver = pvclock.version;
+		barrier();
+		mul = pvclock.tsc_to_system_mul;
+		shift = pvclock.tsc_shift;
+		barrier();
+	} while ((ver & 1) || ver != pvclock.version);
+	/* ns = ((tsc shifted by tsc_shift) * mul) >> 32; ns < 2^30 fits */
+	t = ((ns << 32) + mul - 1) / mul;
+	return shift >= 0 ? (t + (1ULL << shift) - 1) >> shift : t << -shift;
+}
+
 void delay_us(uint64_t us)
 {
 	uint64_t end = now_ns() + us * 1000;

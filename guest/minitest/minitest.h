@@ -135,6 +135,7 @@ void map_uncached(uint64_t phys);
 void kvm_probe(void);
 uint64_t now_ns(void);
 bool kvmclock_active(void);
+uint64_t ns_to_tsc(uint64_t ns);
 void delay_us(uint64_t us);
 void cpu_halt_forever(void) __attribute__((noreturn));
 void machine_reset(void) __attribute__((noreturn));
@@ -151,6 +152,8 @@ void ioapic_route_mode(uint64_t base, int pin, uint8_t vector, uint8_t dest,
 unsigned smp_boot(const struct mp_info *mp);
 void lapic_timer_periodic(uint8_t vector);
 void lapic_timer_oneshot(uint8_t vector, uint64_t ns);
+bool lapic_has_tsc_deadline(void);
+void lapic_timer_deadline(uint8_t vector, uint64_t ns);
 void lapic_timer_stop(void);
 void mp_scan(struct mp_info *mp, bool *found);
 
