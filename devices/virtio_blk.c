@@ -343,6 +343,14 @@ static const struct device_ops blk_device_ops = {
 	.destroy = blk_destroy,
 };
 
+void virtio_blk_image_replaced(struct virtio_blk *blk, uint64_t size)
+{
+	pthread_mutex_lock(&blk->transport.lock);
+	blk->size = size & ~(VIRTIO_BLK_SECTOR - 1);
+	blk->config.capacity = blk->size / VIRTIO_BLK_SECTOR;
+	pthread_mutex_unlock(&blk->transport.lock);
+}
+
 /* Open, lock and size the image: one-line errors name it. */
 static int open_image(const struct disk_config *disk, uint64_t *size)
 {

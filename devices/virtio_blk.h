@@ -59,6 +59,12 @@ struct virtio_blk *virtio_blk_create_detached(const struct guest_mem *mem, int f
 					      bool read_only, const char *serial);
 void virtio_blk_free(struct virtio_blk *blk);
 
+/*
+ * The image under blk->fd was swapped for another of @size bytes (a snapshot's
+ * disk put back): the capacity follows, as it was when that snapshot was taken.
+ */
+void virtio_blk_image_replaced(struct virtio_blk *blk, uint64_t size);
+
 /* Serve queue 0 (what a notification does); exposed for tests and fuzzing. */
 void virtio_blk_process(struct virtio_blk *blk);
 

@@ -139,10 +139,10 @@ static void stop(struct monitor_client *c, struct vm *vm, char **argv, int argc)
 
 static void cont(struct monitor_client *c, struct vm *vm, char **argv, int argc)
 {
-	(void)c;
 	(void)argv;
 	(void)argc;
-	vm_resume(vm);
+	if (vm_resume(vm) < 0)
+		monitor_printf(c, "Error: cannot resume: %s\n", vm->cannot_resume);
 }
 
 static void quit(struct monitor_client *c, struct vm *vm, char **argv, int argc)
@@ -171,10 +171,12 @@ static void with_pause(struct monitor_client *c, struct vm *vm, const char *name
 	bool was_paused = vm->paused;
 	char why[512];
 
-	if (vm_pause(vm) < 0 || op(vm, name, why, sizeof(why)) < 0)
+	if (vm_pause(vm) < 0)
+		monitor_printf(c, "Error: cannot read the guest clock to pause\n");
+	else if (op(vm, name, why, sizeof(why)) < 0)
 		monitor_printf(c, "Error: %s\n", why);
-	if (!was_paused)
-		vm_resume(vm);
+	if (!was_paused && vm_resume(vm) < 0)
+		monitor_printf(c, "Error: the VM stays paused: %s\n", vm->cannot_resume);
 }
 
 static int reset_op(struct vm *vm, const char *name, char *why, size_t len)

@@ -68,5 +68,6 @@ int vm_reset(struct vm *vm, char *why, size_t whylen)
 	for (int i = 0; i < vm->ncpus; i++)
 		if (vcpu_state_load(&vm->vcpus[i], &vm->power_on_vcpus[i], why, whylen) < 0)
 			return -1;
+	vm->cannot_resume[0] = '\0'; /* fresh RAM and a new boot: whatever a loadvm left is gone */
 	return 0;
 }

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "machine_state.h"
 #include "snapshot.h"
+#include "snapshot_disks.h"
 #include "snapshot_files.h"
 #include "snapshot_format.h"
 #include "vm.h"
@@ -305,38 +306,6 @@ static int apply_state(struct vm *vm, const struct loaded_state *ls, char *why, 
 	return 0;
 }
 
-/* Put disk.N back into the image the VM has open: a reflink, else a sparse copy. */
-static int restore_disk(const char *src_path, int dst_fd)
-{
-	int src = open(src_path, O_RDONLY | O_CLOEXEC);
-	int err = 0;
-
-	if (src < 0)
-		return -errno;
-	if (ioctl(dst_fd, FICLONE, src) < 0) {
-		off_t size = lseek(src, 0, SEEK_END);
-
-		if (size < 0 || ftruncate(dst_fd, 0) < 0 || ftruncate(dst_fd, size) < 0)
-			err = -errno;
-		for (off_t off = 0; !err && (off = lseek(src, off, SEEK_DATA)) >= 0;) {
-			off_t end = lseek(src, off, SEEK_HOLE);
-			loff_t in = off, out = off;
-
-			while (!err && in < end) {
-				ssize_t n = copy_file_range(src, &in, dst_fd, &out, end - in, 0);
-
-				if (n <= 0)
-					err = n < 0 ? -errno : -EIO;
-			}
-			off = end;
-		}
-	}
-	if (!err && fdatasync(dst_fd) < 0)
-		err = -errno;
-	close(src);
-	return err;
-}
-
 static int check_disks(struct vm *vm, const char *dir, char *why, size_t whylen)
 {
 	char path[PATH_MAX];
@@ -351,52 +320,76 @@ static int check_disks(struct vm *vm, const char *dir, char *why, size_t whylen)
 	return 0;
 }
 
-static int restore_disks(struct vm *vm, const char *dir, char *why, size_t whylen)
+/* Copy every writable disk's disk.N next to its image; nothing live changes yet. */
+static int stage_disks(struct vm *vm, const char *dir, struct disk_restore *staged, int *nstaged,
+		       char *why, size_t whylen)
 {
 	char path[PATH_MAX];
 
+	*nstaged = 0;
 	for (int i = 0; i < vm->ndevices; i++) {
 		if (!is_writable_disk(&vm->devices[i]))
 			continue;
-		const struct virtio_blk *blk = vm->devices[i].dev;
-		int err;
-
 		disk_path(path, sizeof(path), dir, i); /* checked by check_disks() */
-		err = restore_disk(path, blk->fd);
-		if (err < 0)
-			REFUSE("disk %s: restoring from %s: %s", blk->path, path, strerror(-err));
+		if (disk_restore_stage(&staged[*nstaged], vm->devices[i].dev, path, why,
+				       whylen) < 0)
+			return -1;
+		(*nstaged)++;
 	}
 	return 0;
 }
 
+static void abort_disks(struct disk_restore *staged, int n)
+{
+	for (int i = 0; i < n; i++)
+		disk_restore_abort(&staged[i]);
+}
+
+/* Past this point there is no way back; a failure leaves the VM unable to resume. */
+static int commit_disks(struct disk_restore *staged, int n, char *why, size_t whylen)
+{
+	int err = 0;
+
+	for (int i = 0; i < n; i++)
+		if (!err && disk_restore_commit(&staged[i], why, whylen) < 0)
+			err = -1;
+	abort_disks(staged, n); /* whatever a failure left staged */
+	return err;
+}
+
 /*
  * Load the snapshot directory @dir into @vm. Everything that can be checked
- * is checked before anything changes; if applying then fails, the VM's own
- * state from just before is put back (memory and disks are applied last).
+ * is checked, and every disk copy staged, before anything changes; if putting
+ * the CPU and device state in then fails, the caller can put the VM's own
+ * back (returns -1). If swapping in memory or the disks fails after that, the
+ * VM is a mix of both and must not run: returns -2.
  */
 static int load_dir(struct vm *vm, const char *dir, char *why, size_t whylen)
 {
 	struct loaded_state *ls = calloc(1, sizeof(*ls));
-	int err = -1;
+	struct disk_restore *staged = calloc(MAX_DEVICES, sizeof(*staged));
+	int err = -1, nstaged = 0;
 
-	if (!ls)
-		REFUSE("out of memory");
-	if (parse_state(vm, dir, ls, why, whylen) == 0 && check_disks(vm, dir, why, whylen) == 0)
-		err = 0;
-	if (!err && apply_state(vm, ls, why, whylen) < 0)
-		err = -1;
-	if (!err) {
+	if (!ls || !staged) {
+		snprintf(why, whylen, "out of memory");
+	} else if (parse_state(vm, dir, ls, why, whylen) == 0 &&
+		   check_disks(vm, dir, why, whylen) == 0 &&
+		   stage_disks(vm, dir, staged, &nstaged, why, whylen) == 0 &&
+		   apply_state(vm, ls, why, whylen) == 0) {
 		int e = snap_map_memory(dir, &vm->mem);
 
-		if (e < 0) {
+		err = -2;
+		if (e < 0)
 			snprintf(why, whylen, "%s/memory: %s", dir, strerror(-e));
-			err = -1;
-		}
+		else if (commit_disks(staged, nstaged, why, whylen) == 0)
+			err = 0;
 	}
-	if (!err)
-		err = restore_disks(vm, dir, why, whylen);
-	free(ls->file);
+	if (staged)
+		abort_disks(staged, nstaged);
+	if (ls)
+		free(ls->file);
 	free(ls);
+	free(staged);
 	return err;
 }
 
@@ -430,7 +423,13 @@ int snapshot_load(struct vm *vm, const char *name, char *why, size_t whylen)
 	}
 	int err = load_dir(vm, dir, why, whylen);
 
-	if (err) {
+	if (err == -2) {
+		/* Part of memory or of the disks is the snapshot's: running on would corrupt both. */
+		snprintf(vm->cannot_resume, sizeof(vm->cannot_resume),
+			 "loadvm %s failed after RAM or disks were replaced (%s); load a snapshot "
+			 "or system_reset", name, why);
+		log_msg("%s", vm->cannot_resume);
+	} else if (err) {
 		struct loaded_state *ls = calloc(1, sizeof(*ls));
 
 		if (!ls ||
@@ -440,8 +439,10 @@ int snapshot_load(struct vm *vm, const char *name, char *why, size_t whylen)
 			log_msg("loadvm %s: could not put the VM back: %s", name, rollback_why);
 		free(ls);
 	}
+	if (!err)
+		vm->cannot_resume[0] = '\0';
 	snap_writer_free(&w);
-	return err;
+	return err < 0 ? -1 : 0;
 }
 
 int snapshot_delete(struct vm *vm, const char *name, char *why, size_t whylen)

@@ -214,12 +214,14 @@ int vm_pause(struct vm *vm)
 	return 0;
 }
 
-void vm_resume(struct vm *vm)
+int vm_resume(struct vm *vm)
 {
 	struct kvm_clock_data clock = { .clock = vm->clock.clock };
 
 	if (!vm->paused)
-		return;
+		return 0;
+	if (vm->cannot_resume[0])
+		return -1;
 	/* The guest's clock goes on from where it stopped, not from now. */
 	if (ioctl(vm->vm_fd, KVM_SET_CLOCK, &clock) < 0)
 		log_msg("KVM_SET_CLOCK: %s (the guest clock jumps)", strerror(errno));
@@ -229,6 +231,7 @@ void vm_resume(struct vm *vm)
 	atomic_store(&vm->pause_requested, false);
 	pthread_cond_broadcast(&vm->pause_cond);
 	pthread_mutex_unlock(&vm->pause_lock);
+	return 0;
 }
 
 static void *vcpu_thread(void *arg)

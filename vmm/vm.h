@@ -68,6 +68,7 @@ struct vm {
 	int parked;		       /* vCPUs parked, under pause_lock */
 	bool paused;		       /* as the monitor reports it; I/O thread only */
 	struct kvm_clock_data clock;   /* guest clock when paused */
+	char cannot_resume[512];       /* why the VM must stay paused; "" when it may run */
 
 	/* Snapshots */
 	uint32_t saved_msrs[256];      /* MSRs KVM reads back, found at start */
@@ -107,7 +108,8 @@ void vcpus_stop(struct vm *vm);
 /* Take every vCPU out of KVM_RUN and hold it there; stop device work; freeze the clock.
  * I/O thread only. Returns 0, or -errno if KVM refused the clock. */
 int vm_pause(struct vm *vm);
-void vm_resume(struct vm *vm);
+/* Returns 0, or -1 if vm->cannot_resume says why the VM stays paused. */
+int vm_resume(struct vm *vm);
 /* In reset.c: record the state system_reset returns to (after vCPU setup). */
 void vm_record_power_on(struct vm *vm);
 
