@@ -266,6 +266,51 @@ test_snapshot_pending() {
 	finish pending-restore 0
 }
 
+# loadvm never risks the live image: snapshots on another filesystem (/dev/shm)
+# load, and a snapshot whose disk copy cannot be read is refused with the image
+# untouched and the VM running on.
+test_snapshot_disk_safety() {
+	local img=$MON_DIR/safe.img sock=$MON_DIR/safe.sock snaps
+	snaps=$(mktemp -d -p /dev/shm minivmm-snaps.XXXXXX)
+	head -c 1M /dev/zero >"$img"
+	chmod 640 "$img"
+	start_counter_fifo safe --kernel "$GUEST" --disk "$img" --snapshot-dir "$snaps" \
+		--cmdline "test=counter period=10 diskevery=1"
+	mon safe-save "$sock" "savevm a" "savevm b"
+	sleep 0.5
+	mon safe-load "$sock" "loadvm a" "info status"
+	expect_mon safe-load "VM status: running"
+	if grep -q Error "$MON_DIR/safe-load.mon"; then
+		fail "loadvm: a snapshot on another filesystem loads" "$(grep Error "$MON_DIR/safe-load.mon")"
+	else
+		pass "loadvm: a snapshot on another filesystem loads"
+	fi
+	expect_eq "$(stat -c %a "$img")" 640 "loadvm: the image keeps its mode"
+	expect_eq "$(verify safe)" ok "loadvm: RAM and disk agree after a cross-filesystem load"
+	rm -f "$snaps/b/disk.3"
+	mkdir "$snaps/b/disk.3"
+	mon safe-stop "$sock" stop
+	cp "$img" "$MON_DIR/safe-before.img"
+	mon safe-bad "$sock" "loadvm b" "info status"
+	expect_mon safe-bad "Error: disk .*safe.img"
+	expect_mon safe-bad "VM status: paused"
+	if cmp -s "$img" "$MON_DIR/safe-before.img"; then
+		pass "loadvm: a failed load leaves the image as it was"
+	else
+		fail "loadvm: a failed load leaves the image as it was" "image changed"
+	fi
+	mon safe-cont "$sock" cont
+	expect_eq "$(verify safe)" ok "loadvm: the VM runs on intact after a failed load"
+	if compgen -G "$img.restore-*" >/dev/null; then
+		fail "loadvm: no staged copy is left behind" "$(echo "$img".restore-*)"
+	else
+		pass "loadvm: no staged copy is left behind"
+	fi
+	no_disk_failures safe "loadvm: no disk request is lost"
+	finish safe 0
+	rm -rf "$snaps"
+}
+
 # Snapshots that do not fit, or are damaged, are refused and the VM runs on untouched.
 test_snapshot_errors() {
 	local img=$MON_DIR/err.img sock=$MON_DIR/err.sock
