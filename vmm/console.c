@@ -155,22 +155,27 @@ static void on_ready(void *opaque, uint32_t events)
 	watch_input(con, true);
 }
 
-void console_init(struct vm *vm, const struct console_frontend *frontend)
+struct console *console_open(struct vm *vm, const struct console_frontend *frontend, int in_fd,
+			     int out_fd)
 {
 	struct console *con = calloc(1, sizeof(*con));
 
 	if (!con)
 		die(EXIT_RUNTIME, "console: out of memory");
-	*con = (struct console){ .vm = vm, .frontend = *frontend, .in_fd = STDIN_FILENO,
-				 .out_fd = STDOUT_FILENO };
+	*con = (struct console){ .vm = vm, .frontend = *frontend, .in_fd = in_fd, .out_fd = out_fd };
 	con->ready_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (con->ready_fd < 0 ||
 	    event_loop_add_control(&vm->loop, con->ready_fd, EPOLLIN, on_ready, con) < 0)
 		die(EXIT_RUNTIME, "console: %s", strerror(errno));
-	vm->console = con;
+	/* Input that epoll cannot watch (/dev/null, a regular file) simply gives none. */
+	con->in_watched = event_loop_add_control(&vm->loop, in_fd, EPOLLIN, on_input, con) == 0;
+	return con;
+}
+
+void console_init(struct vm *vm, const struct console_frontend *frontend)
+{
 	enter_raw_mode();
-	/* stdin that epoll cannot watch (/dev/null, a regular file) simply gives no input. */
-	con->in_watched = event_loop_add_control(&vm->loop, con->in_fd, EPOLLIN, on_input, con) == 0;
+	vm->console = console_open(vm, frontend, STDIN_FILENO, STDOUT_FILENO);
 }
 
 void console_set_frontend(struct console *con, const struct console_frontend *frontend)

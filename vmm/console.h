@@ -37,6 +37,9 @@ size_t console_filter(struct escape_state *st, const uint8_t *in, size_t len, ui
 
 /* Put the terminal in raw mode (if stdin is one) and serve stdin on vm->loop. */
 void console_init(struct vm *vm, const struct console_frontend *frontend);
+/* The same on any fds, without raw mode or setting vm->console (unit tests). */
+struct console *console_open(struct vm *vm, const struct console_frontend *frontend, int in_fd,
+			     int out_fd);
 /* Before the event loop runs: console input goes to @frontend instead. */
 void console_set_frontend(struct console *con, const struct console_frontend *frontend);
 /* Guest output, from any thread. */

@@ -91,25 +91,31 @@ void event_loop_remove(struct event_loop *loop, int fd)
 	h->fd = -1;
 }
 
-int event_loop_run(struct event_loop *loop)
+int event_loop_run_once(struct event_loop *loop, int timeout_ms)
 {
 	struct epoll_event events[16];
+	int n = epoll_wait(loop->epoll_fd, events, 16, timeout_ms);
 
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (int i = 0; i < n && !loop->quit; i++) {
+		struct event_handler *h = events[i].data.ptr;
+
+		/* A handler earlier in this batch may have removed this one,
+		 * or paused the devices. */
+		if (h->fd >= 0 && (h->control || !loop->paused))
+			h->fn(h->opaque, events[i].events);
+	}
+	return n;
+}
+
+int event_loop_run(struct event_loop *loop)
+{
 	while (!loop->quit) {
-		int n = epoll_wait(loop->epoll_fd, events, 16, -1);
+		int n = event_loop_run_once(loop, -1);
 
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n < 0)
-			return -errno;
-		for (int i = 0; i < n && !loop->quit; i++) {
-			struct event_handler *h = events[i].data.ptr;
-
-			/* A handler earlier in this batch may have removed this one,
-			 * or paused the devices. */
-			if (h->fd >= 0 && (h->control || !loop->paused))
-				h->fn(h->opaque, events[i].events);
-		}
+			return n;
 	}
 	return 0;
 }

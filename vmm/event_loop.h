@@ -37,6 +37,8 @@ int event_loop_modify(struct event_loop *loop, int fd, uint32_t events);
 void event_loop_remove(struct event_loop *loop, int fd);
 /* Serve events until a handler sets loop->quit. Returns 0 or -errno. */
 int event_loop_run(struct event_loop *loop);
+/* One epoll_wait (up to @timeout_ms, -1 for ever) and its handlers: events seen, or -errno. */
+int event_loop_run_once(struct event_loop *loop, int timeout_ms);
 void event_loop_destroy(struct event_loop *loop);
 
 #endif
