@@ -12,15 +12,21 @@
 #include "log.h"
 #include "vm.h"
 
+/* Filtered input not yet taken by the frontend; stdin is read only while it has room. */
+#define HOLD_SIZE 1024
+
 struct console {
 	struct vm *vm;
 	struct console_frontend frontend;
 	struct escape_state escape;
 	int in_fd;
 	int out_fd;
-	bool in_watched;  /* stdin is on the event loop */
-	atomic_bool in_paused; /* ... but not read until the frontend has room */
-	int ready_fd;	  /* eventfd: the frontend has room again */
+	bool in_watched;      /* stdin is on the event loop */
+	bool in_paused;	      /* ... but not read while the hold buffer is full */
+	atomic_bool waiting;  /* held bytes wait for the frontend to make room */
+	int ready_fd;	      /* eventfd: the frontend has room again */
+	size_t held_len;
+	uint8_t held[HOLD_SIZE];
 };
 
 /*
@@ -101,32 +107,63 @@ static void watch_input(struct console *con, bool on)
 	}
 }
 
+/* Room in the hold buffer for the next read; a pending escape may come out as two bytes. */
+static size_t hold_room(const struct console *con)
+{
+	return sizeof(con->held) - con->held_len - con->escape.after_escape;
+}
+
 static void stop_input(struct console *con)
 {
 	event_loop_remove(&con->vm->loop, con->in_fd);
 	con->in_watched = false;
 }
 
+static void wake(struct console *con)
+{
+	uint64_t one = 1;
+
+	if (write(con->ready_fd, &one, sizeof(one)) < 0)
+		log_debug("console eventfd: %s", strerror(errno));
+}
+
+/* Pass held input on as far as the frontend has room. */
+static void deliver(struct console *con)
+{
+	struct console_frontend *fe = &con->frontend;
+	size_t n = fe->rx_space(fe->dev);
+
+	if (n > con->held_len)
+		n = con->held_len;
+	if (n) {
+		fe->rx_push(fe->dev, con->held, n);
+		con->held_len -= n;
+		memmove(con->held, con->held + n, con->held_len);
+	}
+	if (!con->held_len)
+		return;
+	/*
+	 * The frontend is full now (a full UART FIFO is the state it wakes us
+	 * from). It may have drained before it could see `waiting`: look again.
+	 */
+	atomic_store(&con->waiting, true);
+	if (fe->rx_space(fe->dev))
+		wake(con);
+}
+
 static void on_input(void *opaque, uint32_t events)
 {
 	struct console *con = opaque;
-	struct console_frontend *fe = &con->frontend;
-	/* At most what the frontend has room for, so nothing is dropped; a pending
-	 * escape may turn into two bytes. */
-	size_t space = fe->rx_space(fe->dev);
-	size_t want = space > con->escape.after_escape ? space - con->escape.after_escape : 0;
-	uint8_t in[256], out[sizeof(in) + 1];
+	size_t room = hold_room(con);
+	uint8_t in[256];
 	bool quit = false;
 
 	(void)events;
-	if (want == 0) {
+	if (room == 0) {
 		watch_input(con, false);
-		/* The guest may have drained it before it could see in_paused. */
-		if (fe->rx_space(fe->dev) > con->escape.after_escape)
-			watch_input(con, true);
 		return;
 	}
-	ssize_t n = read(con->in_fd, in, want < sizeof(in) ? want : sizeof(in));
+	ssize_t n = read(con->in_fd, in, room < sizeof(in) ? room : sizeof(in));
 
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
@@ -134,10 +171,9 @@ static void on_input(void *opaque, uint32_t events)
 		stop_input(con); /* end of input: the guest just gets no more */
 		return;
 	}
-	size_t len = console_filter(&con->escape, in, n, out, &quit);
-
-	if (len)
-		fe->rx_push(fe->dev, out, len);
+	con->held_len += console_filter(&con->escape, in, n, con->held + con->held_len, &quit);
+	deliver(con);
+	watch_input(con, hold_room(con) > 0);
 	if (quit) {
 		log_msg("quit (Ctrl-A x)");
 		vm_request_exit(con->vm, EXIT_POWEROFF);
@@ -152,7 +188,9 @@ static void on_ready(void *opaque, uint32_t events)
 	(void)events;
 	if (read(con->ready_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 		log_debug("console eventfd: %s", strerror(errno));
-	watch_input(con, true);
+	atomic_store(&con->waiting, false);
+	deliver(con);
+	watch_input(con, hold_room(con) > 0);
 }
 
 struct console *console_open(struct vm *vm, const struct console_frontend *frontend, int in_fd,
@@ -199,10 +237,8 @@ void console_write(struct console *con, const uint8_t *buf, size_t len)
 
 void console_rx_ready(struct console *con)
 {
-	uint64_t one = 1;
-
-	if (con && con->in_paused && write(con->ready_fd, &one, sizeof(one)) < 0)
-		log_debug("console eventfd: %s", strerror(errno));
+	if (con && atomic_load(&con->waiting))
+		wake(con);
 }
 
 void console_destroy(struct console *con)

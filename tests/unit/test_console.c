@@ -1,9 +1,15 @@
-/* console_filter: the Ctrl-A escape on console input. */
+/* console_filter: the Ctrl-A escape on console input; console input through a UART. */
+#include <fcntl.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "unit.h"
+#include "../../devices/serial.h"
 #include "../../vmm/console.h"
+#include "../../vmm/vm.h"
 
 #define GUARD 0xee
 
@@ -151,6 +157,118 @@ static void test_output_fits_len(void **state)
 	filter(&st, in, sizeof(in), big, &quit);
 }
 
+/* A console reading a pipe into a detached UART, on a bare VM's event loop. */
+struct rig {
+	struct vm vm;
+	struct serial *uart;
+	struct console *con;
+	int in[2];
+};
+
+static void no_output(void *ctx, const uint8_t *buf, size_t len)
+{
+	(void)ctx, (void)buf, (void)len;
+}
+
+static void no_irq(void *ctx, int level)
+{
+	(void)ctx, (void)level;
+}
+
+static void rig_rx_ready(void *ctx)
+{
+	console_rx_ready(((struct rig *)ctx)->con);
+}
+
+static struct rig *rig_open(void)
+{
+	struct rig *r = calloc(1, sizeof(*r));
+
+	assert_non_null(r);
+	r->vm.exit_status = EXIT_STATUS_RUNNING;
+	r->vm.exit_eventfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	pthread_mutex_init(&r->vm.pause_lock, NULL);
+	pthread_cond_init(&r->vm.pause_cond, NULL);
+	assert_int_equal(event_loop_init(&r->vm.loop), 0);
+	assert_int_equal(pipe2(r->in, O_NONBLOCK | O_CLOEXEC), 0);
+	r->uart = serial_create_detached(no_output, no_irq, rig_rx_ready, r);
+	r->con = console_open(&r->vm, &(struct console_frontend){ serial_rx_space, serial_rx_push,
+								   r->uart },
+			      r->in[0], -1);
+	return r;
+}
+
+static void rig_close(struct rig *r)
+{
+	console_destroy(r->con);
+	serial_ops.destroy(r->uart);
+	close(r->in[0]);
+	close(r->in[1]);
+	close(r->vm.exit_eventfd);
+	event_loop_destroy(&r->vm.loop);
+	free(r);
+}
+
+static void type(struct rig *r, const char *s, size_t len)
+{
+	assert_int_equal(write(r->in[1], s, len), (ssize_t)len);
+}
+
+/* Serve the event loop until it has nothing more to do. */
+static void pump(struct rig *r)
+{
+	for (int i = 0; i < 1000 && event_loop_run_once(&r->vm.loop, 0) > 0; i++)
+		;
+}
+
+/* The guest reads the UART: one byte, or -1 if the FIFO is empty. */
+static int guest_getc(struct rig *r)
+{
+	uint8_t lsr, c;
+
+	serial_read(r->uart, 5, &lsr, 1);
+	if (!(lsr & 0x01))
+		return -1;
+	serial_read(r->uart, 0, &c, 1);
+	return c;
+}
+
+/* Pump and read until the guest has @len bytes or nothing more comes. */
+static size_t guest_read(struct rig *r, uint8_t *buf, size_t len)
+{
+	size_t n = 0;
+	int c;
+
+	pump(r);
+	while (n < len && (c = guest_getc(r)) >= 0) {
+		buf[n++] = c;
+		pump(r);
+	}
+	return n;
+}
+
+/*
+ * Ctrl-A typed when the FIFO has one free slot: the byte after it may need
+ * two. The UART wakes the console only on a read from a full FIFO, so the
+ * console must not wait with the FIFO one short of full.
+ */
+static void test_escape_with_one_free_slot(void **state)
+{
+	struct rig *r = rig_open();
+	uint8_t got[32];
+
+	(void)state;
+	type(r, "aaaaaaaaaaaaaaa", 15);
+	pump(r);
+	assert_int_equal(serial_rx_space(r->uart), 1);
+	type(r, "\x01", 1);
+	pump(r);
+	type(r, "yz", 2);
+	assert_int_equal(guest_read(r, got, sizeof(got)), 18);
+	assert_memory_equal(got + 15, "\x01yz", 3);
+	rig_close(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -162,6 +280,7 @@ int main(void)
 		cmocka_unit_test(test_split_double_escape),
 		cmocka_unit_test(test_split_other_byte),
 		cmocka_unit_test(test_output_fits_len),
+		cmocka_unit_test(test_escape_with_one_free_slot),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
