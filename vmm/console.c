@@ -131,8 +131,19 @@ static void wake(struct console *con)
 static void deliver(struct console *con)
 {
 	struct console_frontend *fe = &con->frontend;
-	size_t n = fe->rx_space(fe->dev);
+	size_t n;
 
+	/*
+	 * Pushing input is device work (a UART interrupt, virtio DMA into guest
+	 * RAM), so none while the VM is paused. ready_fd is a device fd: this
+	 * wake is served once the VM resumes.
+	 */
+	if (con->vm->loop.paused) {
+		if (con->held_len)
+			wake(con);
+		return;
+	}
+	n = fe->rx_space(fe->dev);
 	if (n > con->held_len)
 		n = con->held_len;
 	if (n) {
@@ -203,7 +214,7 @@ struct console *console_open(struct vm *vm, const struct console_frontend *front
 	*con = (struct console){ .vm = vm, .frontend = *frontend, .in_fd = in_fd, .out_fd = out_fd };
 	con->ready_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (con->ready_fd < 0 ||
-	    event_loop_add_control(&vm->loop, con->ready_fd, EPOLLIN, on_ready, con) < 0)
+	    event_loop_add(&vm->loop, con->ready_fd, EPOLLIN, on_ready, con) < 0)
 		die(EXIT_RUNTIME, "console: %s", strerror(errno));
 	/* Input that epoll cannot watch (/dev/null, a regular file) simply gives none. */
 	con->in_watched = event_loop_add_control(&vm->loop, in_fd, EPOLLIN, on_input, con) == 0;

@@ -1,7 +1,9 @@
 /*
  * The host side of the guest console: stdin and stdout, raw terminal mode,
- * and the Ctrl-A escape. Input flows to one frontend device (the UART now)
- * only as fast as the guest drains it.
+ * and the Ctrl-A escape. Input flows to one frontend device (the UART or
+ * virtio-console) only as fast as the guest drains it, and not at all while
+ * the VM is paused: up to 1 KiB waits in the console, then stdin is not read
+ * until there is room again (Ctrl-A x works as long as stdin is read).
  */
 #ifndef MINIVMM_CONSOLE_H
 #define MINIVMM_CONSOLE_H

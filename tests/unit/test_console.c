@@ -269,6 +269,47 @@ static void test_escape_with_one_free_slot(void **state)
 	rig_close(r);
 }
 
+/* While the VM is paused nothing reaches the UART, yet Ctrl-A x still quits. */
+static void test_paused_holds_input(void **state)
+{
+	struct rig *r = rig_open();
+
+	(void)state;
+	event_loop_pause_devices(&r->vm.loop, true);
+	type(r, "hi", 2);
+	pump(r);
+	assert_int_equal(serial_rx_space(r->uart), 16);
+	type(r, "\x01x", 2);
+	pump(r);
+	assert_true(vm_exiting(&r->vm));
+	assert_int_equal(serial_rx_space(r->uart), 16);
+	rig_close(r);
+}
+
+/*
+ * More typed while paused than the console holds: it stops reading (the rest
+ * stays in the pipe) and on resume everything arrives, in order, none dropped.
+ */
+static void test_paused_input_delivered_on_resume(void **state)
+{
+	struct rig *r = rig_open();
+	static char in[3000];
+	static uint8_t got[sizeof(in) + 1];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(in); i++)
+		in[i] = 'a' + i % 26;
+	event_loop_pause_devices(&r->vm.loop, true);
+	type(r, in, sizeof(in));
+	pump(r);
+	assert_int_equal(serial_rx_space(r->uart), 16);
+	assert_int_equal(guest_read(r, got, sizeof(got)), 0);
+	event_loop_pause_devices(&r->vm.loop, false);
+	assert_int_equal(guest_read(r, got, sizeof(got)), sizeof(in));
+	assert_memory_equal(got, in, sizeof(in));
+	rig_close(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -281,6 +322,8 @@ int main(void)
 		cmocka_unit_test(test_split_other_byte),
 		cmocka_unit_test(test_output_fits_len),
 		cmocka_unit_test(test_escape_with_one_free_slot),
+		cmocka_unit_test(test_paused_holds_input),
+		cmocka_unit_test(test_paused_input_delivered_on_resume),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
