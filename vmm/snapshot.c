@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "../devices/virtio_blk.h"
+#include "cpuid.h"
 #include "log.h"
 #include "machine_state.h"
 #include "snapshot.h"
@@ -25,8 +26,15 @@
 #include "snapshot_format.h"
 #include "vm.h"
 
-#define CONFIG_VERSION 1
+#define CONFIG_VERSION 2
 #define DEVICE_STATE_MAX (256 * 1024)
+
+#define NFEATURE_WORDS 8
+#define DEVICE_READ_ONLY 1 /* config's per-device flags */
+
+static void cpu_features(const struct vm *vm, uint32_t *out);
+static uint32_t tsc_khz(const struct vm *vm);
+static uint8_t device_flags(const struct device *d);
 
 #define REFUSE(...)                                   \
 	do {                                          \
@@ -55,14 +63,82 @@ static int put_config(struct snap_writer *w, const struct vm *vm)
 
 		snap_put_u8(&c, strlen(name));
 		snap_put_bytes(&c, name, strlen(name));
+		snap_put_u8(&c, device_flags(&vm->devices[i]));
 	}
+	snap_put_u32(&c, tsc_khz(vm));
+	uint32_t features[NFEATURE_WORDS];
+
+	cpu_features(vm, features);
+	for (int i = 0; i < NFEATURE_WORDS; i++)
+		snap_put_u32(&c, features[i]);
 	if (snap_cursor_ok(&c) < 0)
 		return -ENOSPC;
 	return snap_write_section(w, "config", CONFIG_VERSION, buf, snap_cursor_pos(&c));
 }
 
-static int check_config(const struct snap_reader *r, const struct vm *vm, char *why,
-			size_t whylen)
+/*
+ * The CPUID words that say which instructions the guest may use. A guest
+ * that found AVX at boot keeps using it, so a snapshot only restores where
+ * the vCPUs offer at least what it was taken with.
+ */
+static const struct feature_word {
+	uint32_t leaf, subleaf;
+	int reg; /* 0 eax, 1 ebx, 2 ecx, 3 edx */
+	const char *name;
+} feature_words[] = {
+	{ 1, 0, 2, "1.ecx" },	    { 1, 0, 3, "1.edx" },	  { 7, 0, 1, "7.ebx" },
+	{ 7, 0, 2, "7.ecx" },	    { 7, 0, 3, "7.edx" },	  { 0xd, 1, 0, "0xd.1.eax" },
+	{ 0x80000001, 0, 2, "0x80000001.ecx" }, { 0x80000001, 0, 3, "0x80000001.edx" },
+};
+
+static void cpu_features(const struct vm *vm, uint32_t *out)
+{
+	for (int i = 0; i < NFEATURE_WORDS; i++) {
+		const struct feature_word *f = &feature_words[i];
+		const struct kvm_cpuid_entry2 *e = cpuid_find(vm->cpuid, f->leaf, f->subleaf);
+		const uint32_t regs[4] = { e ? e->eax : 0, e ? e->ebx : 0, e ? e->ecx : 0,
+					   e ? e->edx : 0 };
+
+		out[i] = regs[f->reg];
+	}
+}
+
+/* The vCPUs' TSC rate in kHz, or 0 where KVM cannot tell. */
+static uint32_t tsc_khz(const struct vm *vm)
+{
+	int khz = vm->ncpus ? ioctl(vm->vcpus[0].fd, KVM_GET_TSC_KHZ) : -1;
+
+	return khz > 0 ? (uint32_t)khz : 0;
+}
+
+static uint8_t device_flags(const struct device *d)
+{
+	bool ro = strcmp(d->ops->name, "virtio-blk") == 0 &&
+		  ((const struct virtio_blk *)d->dev)->read_only;
+
+	return ro ? DEVICE_READ_ONLY : 0;
+}
+
+/* Every feature the snapshot's vCPUs had must be here too. */
+static int check_features(struct snap_cursor *c, const struct vm *vm, char *why, size_t whylen)
+{
+	uint32_t have[NFEATURE_WORDS], had;
+
+	cpu_features(vm, have);
+	for (int i = 0; i < NFEATURE_WORDS; i++) {
+		snap_get_u32(c, &had);
+		if (snap_cursor_ok(c) < 0)
+			REFUSE("machine description truncated");
+		if (had & ~have[i])
+			REFUSE("taken on vCPUs with features this VM lacks (CPUID %s bits 0x%x); "
+			       "restore on the same kind of host with the same --cpu-features",
+			       feature_words[i].name, had & ~have[i]);
+	}
+	return 0;
+}
+
+static int check_config(const struct snap_reader *r, const struct vm *vm, uint32_t *khz,
+			char *why, size_t whylen)
 {
 	uint32_t version, ncpus, ndevices;
 	uint64_t mem;
@@ -70,8 +146,11 @@ static int check_config(const struct snap_reader *r, const struct vm *vm, char *
 	size_t len;
 	struct snap_cursor c;
 
-	if (snap_reader_find(r, "config", &version, &data, &len) < 0 || version != CONFIG_VERSION)
+	if (snap_reader_find(r, "config", &version, &data, &len) < 0)
 		REFUSE("no machine description in the snapshot");
+	if (version != CONFIG_VERSION)
+		REFUSE("machine description version %u, this minivmm reads %d", version,
+		       CONFIG_VERSION);
 	snap_cursor_get_init(&c, data, len);
 	snap_get_u32(&c, &ncpus);
 	snap_get_u64(&c, &mem);
@@ -89,13 +168,39 @@ static int check_config(const struct snap_reader *r, const struct vm *vm, char *
 		uint8_t n;
 		char name[256] = "";
 
+		uint8_t flags = 0;
+
 		snap_get_u8(&c, &n);
 		snap_get_bytes(&c, name, n);
+		snap_get_u8(&c, &flags);
 		if (snap_cursor_ok(&c) < 0 || strcmp(name, vm->devices[i].ops->name) != 0)
 			REFUSE("device %d differs (snapshot: '%s', this VM: %s)", i, name,
 			       vm->devices[i].ops->name);
+		if (flags != device_flags(&vm->devices[i]))
+			REFUSE("device %d (%s) was %s when the snapshot was taken", i, name,
+			       flags & DEVICE_READ_ONLY ? "read-only" : "writable");
 	}
-	return 0;
+	snap_get_u32(&c, khz);
+	if (snap_cursor_ok(&c) < 0)
+		REFUSE("machine description truncated");
+	return check_features(&c, vm, why, whylen);
+}
+
+/*
+ * Keep the guest's TSC at the rate it was calibrated to on the snapshot's host.
+ * Before the MSRs go in: KVM scales the saved TSC value by the rate.
+ */
+static void match_tsc_rate(struct vm *vm, uint32_t khz)
+{
+	if (!khz || khz == tsc_khz(vm))
+		return;
+	for (int i = 0; i < vm->ncpus; i++)
+		if (ioctl(vm->vcpus[i].fd, KVM_SET_TSC_KHZ, khz) < 0) {
+			log_msg("snapshot taken with a %u kHz TSC, this host's is %u kHz and KVM "
+				"cannot scale it (%s): a guest timing by the TSC will drift",
+				khz, tsc_khz(vm), strerror(errno));
+			return;
+		}
 }
 
 static int put_machine(struct snap_writer *w, struct vm *vm, char *why, size_t whylen)
@@ -233,6 +338,7 @@ struct loaded_state {
 	size_t file_len;
 	struct snap_reader reader;
 	const struct vm_state *vm;
+	uint32_t tsc_khz; /* the vCPUs' TSC rate at the save, 0 if unknown */
 	const struct vcpu_state *vcpus[MAX_CPUS];
 	struct snap_section devices[MAX_DEVICES];
 };
@@ -258,7 +364,7 @@ static int parse_state_buf(struct vm *vm, const void *buf, size_t len, const cha
 
 	if (snap_reader_open(&ls->reader, buf, len, why, whylen) < 0)
 		return -1;
-	if (check_config(&ls->reader, vm, why, whylen) < 0)
+	if (check_config(&ls->reader, vm, &ls->tsc_khz, why, whylen) < 0)
 		return -1;
 	ls->vm = fixed_section(&ls->reader, "vm", VM_STATE_VERSION, sizeof(struct vm_state));
 	if (!ls->vm)
@@ -294,6 +400,7 @@ static int apply_state(struct vm *vm, const struct loaded_state *ls, char *why, 
 {
 	if (vm_state_load(vm, ls->vm, why, whylen) < 0)
 		return -1;
+	match_tsc_rate(vm, ls->tsc_khz);
 	for (int i = 0; i < vm->ncpus; i++)
 		if (vcpu_state_load(&vm->vcpus[i], ls->vcpus[i], why, whylen) < 0)
 			return -1;
