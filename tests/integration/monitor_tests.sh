@@ -339,6 +339,10 @@ test_snapshot_errors() {
 	bad restore-mem 1 "--restore .*taken with 256M of RAM, this VM has 512M" \
 		--restore "$MON_DIR/snaps/good" --disk "$img" --mem 512M
 	bad restore-devices 1 "--restore .*devices" --restore "$MON_DIR/snaps/good"
+	bad restore-ro 1 "--restore .*device 3 \(virtio-blk\) was writable when the snapshot was taken" \
+		--restore "$MON_DIR/snaps/good" --disk "$img,ro"
+	bad restore-features 1 "--restore .*features this VM lacks \(CPUID 1.ecx bits 0x200000\)" \
+		--restore "$MON_DIR/snaps/good" --disk "$img" --cpu-features -x2apic
 	bad restore-missing 1 "--restore .*/nonexistent" --restore "$MON_DIR/nonexistent"
 }
 
