@@ -51,6 +51,7 @@ die() {
 
 # wait_line FILE REGEX: wait up to 120 s for a line of FILE matching REGEX.
 wait_line() {
+	local i
 	for ((i = 0; i < 1200; i++)); do
 		grep -Eq -- "$2" "$1" 2>/dev/null && return 0
 		[[ -n $vm_pid ]] && ! kill -0 "$vm_pid" 2>/dev/null && break
