@@ -8,6 +8,8 @@
 #include "machine_state.h"
 #include "vm.h"
 
+#define MSR_IA32_TSC_DEADLINE 0x6e0
+
 #define FAIL(name)                                                                 \
 	do {                                                                       \
 		snprintf(why, whylen, "%s: %s", name, strerror(errno));            \
@@ -72,35 +74,40 @@ static int save_msrs(struct vcpu *vcpu, struct vcpu_state *s, char *why, size_t 
 /*
  * KVM_SET_MSRS stops at the first MSR it refuses. A few KVM reads back but
  * does not take from userspace; skip those one by one rather than fail.
+ * @deadline picks IA32_TSC_DEADLINE alone, else every other MSR.
  */
-static int load_msrs(struct vcpu *vcpu, const struct vcpu_state *s, char *why, size_t whylen)
+static int load_msrs(struct vcpu *vcpu, const struct vcpu_state *s, bool deadline, char *why,
+		     size_t whylen)
 {
+	struct kvm_msr_entry pick[MAX_SAVED_MSRS];
 	struct kvm_msrs *m;
-	uint32_t done = 0;
+	uint32_t done = 0, n = 0;
 
 	if (s->nmsrs > MAX_SAVED_MSRS) {
 		snprintf(why, whylen, "vCPU %d: %u MSRs in the snapshot", vcpu->index, s->nmsrs);
 		return -1;
 	}
-	m = calloc(1, sizeof(*m) + s->nmsrs * sizeof(m->entries[0]));
+	for (uint32_t i = 0; i < s->nmsrs; i++)
+		if ((s->msrs[i].index == MSR_IA32_TSC_DEADLINE) == deadline)
+			pick[n++] = s->msrs[i];
+	m = calloc(1, sizeof(*m) + n * sizeof(m->entries[0]));
 	if (!m)
 		FAIL("MSRs");
-	while (done < s->nmsrs) {
-		m->nmsrs = s->nmsrs - done;
-		memcpy(m->entries, s->msrs + done, m->nmsrs * sizeof(m->entries[0]));
-		int n = ioctl(vcpu->fd, KVM_SET_MSRS, m);
+	while (done < n) {
+		m->nmsrs = n - done;
+		memcpy(m->entries, pick + done, m->nmsrs * sizeof(m->entries[0]));
+		int got = ioctl(vcpu->fd, KVM_SET_MSRS, m);
 
-		if (n < 0)
+		if (got < 0)
 			break;
-		done += n;
-		if (done < s->nmsrs) {
-			log_debug("vCPU %d: MSR %#x not restored", vcpu->index,
-				  s->msrs[done].index);
+		done += got;
+		if (done < n) {
+			log_debug("vCPU %d: MSR %#x not restored", vcpu->index, pick[done].index);
 			done++;
 		}
 	}
 	free(m);
-	if (done < s->nmsrs)
+	if (done < n)
 		FAIL("KVM_SET_MSRS");
 	return 0;
 }
@@ -131,7 +138,23 @@ int vcpu_state_save(struct vcpu *vcpu, struct vcpu_state *s, char *why, size_t w
 	return save_msrs(vcpu, s, why, whylen);
 }
 
-/* The order QEMU and Firecracker use: MSRs before the LAPIC (its base), MP state late. */
+/*
+ * sregs first: they carry IA32_APIC_BASE, so the LAPIC's enable bit and
+ * x2APIC mode are set before KVM_SET_LAPIC reads its registers in that
+ * mode. The MSRs before the LAPIC, but for IA32_TSC_DEADLINE after it:
+ * - KVM ignores a write to IA32_TSC_DEADLINE unless the LAPIC timer is
+ *   already in TSC-deadline mode, and a new vCPU's is one-shot, so written
+ *   before KVM_SET_LAPIC an armed deadline (Linux's lapic-deadline
+ *   clockevent) is lost and an idle vCPU sleeps until some unrelated
+ *   interrupt. QEMU, too, writes the deadline after the LAPIC, last.
+ * - KVM_SET_LAPIC restarts a one-shot or periodic timer and notes when it
+ *   is due in guest TSC cycles (for the VMX preemption timer and timer
+ *   advance), and KVM turns the deadline into a host timer from the guest
+ *   TSC; both want IA32_TSC and IA32_TSC_ADJUST back already.
+ * No other MSR KVM saves touches the LAPIC's registers (PV EOI, async PF
+ * and kvm-clock only keep addresses and vectors). The kvm-clock is set
+ * from the snapshot later, by vm_resume(). MP state late.
+ */
 int vcpu_state_load(struct vcpu *vcpu, const struct vcpu_state *s, char *why, size_t whylen)
 {
 	int fd = vcpu->fd;
@@ -148,10 +171,12 @@ int vcpu_state_load(struct vcpu *vcpu, const struct vcpu_state *s, char *why, si
 	} else if (ioctl(fd, KVM_SET_FPU, &s->fpu) < 0) {
 		FAIL("KVM_SET_FPU");
 	}
-	if (load_msrs(vcpu, s, why, whylen) < 0)
+	if (load_msrs(vcpu, s, false, why, whylen) < 0)
 		return -1;
 	if (ioctl(fd, KVM_SET_LAPIC, &s->lapic) < 0)
 		FAIL("KVM_SET_LAPIC");
+	if (load_msrs(vcpu, s, true, why, whylen) < 0)
+		return -1;
 	if (ioctl(fd, KVM_SET_VCPU_EVENTS, &s->events) < 0)
 		FAIL("KVM_SET_VCPU_EVENTS");
 	if (ioctl(fd, KVM_SET_MP_STATE, &s->mp_state) < 0)
