@@ -112,12 +112,24 @@ static int load_msrs(struct vcpu *vcpu, const struct vcpu_state *s, bool deadlin
 	return 0;
 }
 
+/*
+ * KVM_GET_MP_STATE is not a plain read: it runs kvm_apic_accept_events(),
+ * which applies a pending INIT (resetting registers, clearing queued
+ * events) or SIPI (setting CS:RIP). Read it first, as Firecracker does, so
+ * every record after it is the state that came of it; QEMU too reads it
+ * before the registers. vCPU events next: they include whether an INIT is
+ * still latched, which must agree with the MP state.
+ */
 int vcpu_state_save(struct vcpu *vcpu, struct vcpu_state *s, char *why, size_t whylen)
 {
 	int fd = vcpu->fd;
 
 	memset(s, 0, sizeof(*s));
 	s->version = VCPU_STATE_VERSION;
+	if (ioctl(fd, KVM_GET_MP_STATE, &s->mp_state) < 0)
+		FAIL("KVM_GET_MP_STATE");
+	if (ioctl(fd, KVM_GET_VCPU_EVENTS, &s->events) < 0)
+		FAIL("KVM_GET_VCPU_EVENTS");
 	s->has_xsave = ioctl(fd, KVM_GET_XSAVE, &s->xsave) == 0;
 	if (ioctl(fd, KVM_GET_REGS, &s->regs) < 0)
 		FAIL("KVM_GET_REGS");
@@ -129,10 +141,6 @@ int vcpu_state_save(struct vcpu *vcpu, struct vcpu_state *s, char *why, size_t w
 		FAIL("KVM_GET_XCRS");
 	if (ioctl(fd, KVM_GET_LAPIC, &s->lapic) < 0)
 		FAIL("KVM_GET_LAPIC");
-	if (ioctl(fd, KVM_GET_VCPU_EVENTS, &s->events) < 0)
-		FAIL("KVM_GET_VCPU_EVENTS");
-	if (ioctl(fd, KVM_GET_MP_STATE, &s->mp_state) < 0)
-		FAIL("KVM_GET_MP_STATE");
 	if (ioctl(fd, KVM_GET_DEBUGREGS, &s->debugregs) < 0)
 		FAIL("KVM_GET_DEBUGREGS");
 	return save_msrs(vcpu, s, why, whylen);
