@@ -43,22 +43,6 @@
 #define DISK_SIZE (64 * KiB)
 #define DESC_GPA 0x10ULL
 
-/* Transport registers */
-#define REG_DEV_FEATURES 0x010
-#define REG_DEV_FEATURES_SEL 0x014
-#define REG_DRV_FEATURES 0x020
-#define REG_DRV_FEATURES_SEL 0x024
-#define REG_QUEUE_SEL 0x030
-#define REG_QUEUE_NUM 0x038
-#define REG_QUEUE_READY 0x044
-#define REG_STATUS 0x070
-#define REG_DESC_LOW 0x080
-#define REG_DESC_HIGH 0x084
-#define REG_DRIVER_LOW 0x090
-#define REG_DRIVER_HIGH 0x094
-#define REG_DEVICE_LOW 0x0a0
-#define REG_DEVICE_HIGH 0x0a4
-
 static struct guest_mem mem;
 static uint8_t *ram;
 static int img = -1;
@@ -122,29 +106,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	wr(blk, REG_STATUS, 0);
 	wr(blk, REG_STATUS, VIRTIO_STATUS_ACKNOWLEDGE);
 	wr(blk, REG_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-	wr(blk, REG_DEV_FEATURES_SEL, 0);
-	features = rd(blk, REG_DEV_FEATURES);
-	wr(blk, REG_DEV_FEATURES_SEL, 1);
-	features |= (uint64_t)rd(blk, REG_DEV_FEATURES) << 32;
+	wr(blk, REG_DEVICE_FEATURES_SEL, 0);
+	features = rd(blk, REG_DEVICE_FEATURES);
+	wr(blk, REG_DEVICE_FEATURES_SEL, 1);
+	features |= (uint64_t)rd(blk, REG_DEVICE_FEATURES) << 32;
 	if (!(b1 & 1))
 		features &= ~(1ULL << VIRTIO_RING_F_EVENT_IDX);
 	if (!(b1 & 2))
 		features &= ~(1ULL << VIRTIO_RING_F_INDIRECT_DESC);
-	wr(blk, REG_DRV_FEATURES_SEL, 0);
-	wr(blk, REG_DRV_FEATURES, (uint32_t)features);
-	wr(blk, REG_DRV_FEATURES_SEL, 1);
-	wr(blk, REG_DRV_FEATURES, features >> 32);
+	wr(blk, REG_DRIVER_FEATURES_SEL, 0);
+	wr(blk, REG_DRIVER_FEATURES, (uint32_t)features);
+	wr(blk, REG_DRIVER_FEATURES_SEL, 1);
+	wr(blk, REG_DRIVER_FEATURES, features >> 32);
 	wr(blk, REG_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
 				    VIRTIO_STATUS_FEATURES_OK);
 	CHECK(rd(blk, REG_STATUS) & VIRTIO_STATUS_FEATURES_OK);
 	wr(blk, REG_QUEUE_SEL, 0);
 	wr(blk, REG_QUEUE_NUM, qsize);
-	wr(blk, REG_DESC_LOW, DESC_GPA);
-	wr(blk, REG_DESC_HIGH, 0);
-	wr(blk, REG_DRIVER_LOW, avail);
-	wr(blk, REG_DRIVER_HIGH, 0);
-	wr(blk, REG_DEVICE_LOW, used);
-	wr(blk, REG_DEVICE_HIGH, 0);
+	wr(blk, REG_QUEUE_DESC_LOW, DESC_GPA);
+	wr(blk, REG_QUEUE_DESC_HIGH, 0);
+	wr(blk, REG_QUEUE_DRIVER_LOW, avail);
+	wr(blk, REG_QUEUE_DRIVER_HIGH, 0);
+	wr(blk, REG_QUEUE_DEVICE_LOW, used);
+	wr(blk, REG_QUEUE_DEVICE_HIGH, 0);
 	wr(blk, REG_QUEUE_READY, 1);
 	CHECK(rd(blk, REG_QUEUE_READY) == 1);
 	wr(blk, REG_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |

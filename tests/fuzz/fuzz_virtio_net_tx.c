@@ -62,22 +62,22 @@ static void driver_init(uint8_t flags, uint32_t qsize)
 		      (flags & 4 ? 1U << VIRTIO_RING_F_INDIRECT_DESC : 0) |
 		      1U << VIRTIO_NET_F_CSUM | 1U << VIRTIO_NET_F_HOST_TSO4;
 
-	reg(0x70, 0); /* reset: forget the last run */
-	reg(0x70, 3);
-	reg(0x24, 0);
-	reg(0x20, lo);
-	reg(0x24, 1);
-	reg(0x20, 1); /* VERSION_1 */
-	reg(0x70, 11);
+	reg(REG_STATUS, 0); /* reset: forget the last run */
+	reg(REG_STATUS, 3);
+	reg(REG_DRIVER_FEATURES_SEL, 0);
+	reg(REG_DRIVER_FEATURES, lo);
+	reg(REG_DRIVER_FEATURES_SEL, 1);
+	reg(REG_DRIVER_FEATURES, 1); /* VERSION_1 */
+	reg(REG_STATUS, 11);
 	for (uint32_t q = 0; q < 2; q++) {
-		reg(0x30, q);
-		reg(0x38, qsize);
-		reg(0x80, 0x4000 * q);
-		reg(0x90, 0x4000 * q + 0x1000);
-		reg(0xa0, 0x4000 * q + 0x2000);
-		reg(0x44, 1);
+		reg(REG_QUEUE_SEL, q);
+		reg(REG_QUEUE_NUM, qsize);
+		reg(REG_QUEUE_DESC_LOW, 0x4000 * q);
+		reg(REG_QUEUE_DRIVER_LOW, 0x4000 * q + 0x1000);
+		reg(REG_QUEUE_DEVICE_LOW, 0x4000 * q + 0x2000);
+		reg(REG_QUEUE_READY, 1);
 	}
-	reg(0x70, 15);
+	reg(REG_STATUS, 15);
 }
 
 /* Every frame the device counted as sent arrives, each at most one packet long. */

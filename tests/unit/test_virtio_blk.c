@@ -773,13 +773,13 @@ static void test_broken_ring(void **state)
 	r = simple(T_FLUSH, 0, 0, false);
 	assert_int_equal(serve(&r, 1), S_OK);
 	eventfd_count(irq_fd);
-	wr(REG_INT_ACK, 0xffffffff);
+	wr(REG_INTERRUPT_ACK, 0xffffffff);
 	/* The avail index jumps a whole ring and more ahead. */
 	put16(AVAIL_GPA + 2, get16(AVAIL_GPA + 2) + QSIZE + 1);
 	process();
 	assert_int_equal(get16(USED_GPA + 2), ring.used_seen); /* nothing used */
 	assert_int_not_equal(rd(REG_STATUS) & VIRTIO_STATUS_NEEDS_RESET, 0);
-	assert_int_not_equal(rd(REG_INT_STATUS) & 2, 0); /* configuration change */
+	assert_int_not_equal(rd(REG_INTERRUPT_STATUS) & 2, 0); /* configuration change */
 	assert_true(eventfd_count(irq_fd) >= 1);
 	/* The driver resets and starts over; the device works again. */
 	memset(ram + DESC_GPA, 0, 0x3000);
@@ -807,18 +807,18 @@ static void test_interrupts(void **state)
 	eventfd_count(irq_fd);
 	r = simple(T_FLUSH, 0, 0, false);
 	assert_int_equal(serve(&r, 1), S_OK);
-	assert_int_equal(rd(REG_INT_STATUS), 1);
+	assert_int_equal(rd(REG_INTERRUPT_STATUS), 1);
 	assert_true(eventfd_count(irq_fd) >= 1); /* exactly 1: test_one_interrupt_per_request */
-	wr(REG_INT_ACK, 1);
+	wr(REG_INTERRUPT_ACK, 1);
 	/* Nothing to do: no interrupt. */
 	process();
-	assert_int_equal(rd(REG_INT_STATUS), 0);
+	assert_int_equal(rd(REG_INTERRUPT_STATUS), 0);
 	assert_int_equal(eventfd_count(irq_fd), 0);
 	/* With NO_INTERRUPT in the avail flags, none either. */
 	put16(AVAIL_GPA, 1);
 	r = simple(T_FLUSH, 0, 0, false);
 	assert_int_equal(serve(&r, 1), S_OK);
-	assert_int_equal(rd(REG_INT_STATUS), 0);
+	assert_int_equal(rd(REG_INTERRUPT_STATUS), 0);
 	assert_int_equal(eventfd_count(irq_fd), 0);
 }
 

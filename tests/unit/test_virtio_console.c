@@ -162,10 +162,10 @@ static void test_identity(void **state)
 
 	(void)state;
 	assert_int_equal(rd(REG_DEVICE_ID), 3);
-	wr(REG_DEV_FEATURES_SEL, 0);
-	lo = rd(REG_DEV_FEATURES);
-	wr(REG_DEV_FEATURES_SEL, 1);
-	hi = rd(REG_DEV_FEATURES);
+	wr(REG_DEVICE_FEATURES_SEL, 0);
+	lo = rd(REG_DEVICE_FEATURES);
+	wr(REG_DEVICE_FEATURES_SEL, 1);
+	hi = rd(REG_DEVICE_FEATURES);
 	assert_int_equal(hi & 1, 1); /* VERSION_1, bit 32 */
 	assert_int_equal(lo & 1U << VIRTIO_CONSOLE_F_MULTIPORT, 0);
 	assert_int_not_equal(lo & 1U << VIRTIO_CONSOLE_F_SIZE, 0);
@@ -208,7 +208,7 @@ static void test_tx_chains_in_order(void **state)
 	ring_expect_used(&gq[TXQ], hb, 0);
 	ring_expect_used(&gq[TXQ], hc, 0);
 	assert_int_equal(ring_used_idx(&gq[TXQ]), 3);
-	assert_int_not_equal(rd(REG_INT_STATUS) & 1, 0); /* the guest was interrupted */
+	assert_int_not_equal(rd(REG_INTERRUPT_STATUS) & 1, 0); /* the guest was interrupted */
 	assert_int_equal(ready_calls, 0); /* transmit is not input room */
 }
 
@@ -307,7 +307,7 @@ static void test_rx_into_posted_buffers(void **state)
 	assert_int_equal(ram[g2[0] + 2], 0xee); /* nothing past what was pushed */
 	assert_int_equal(ring_used_idx(&gq[RXQ]), 2);
 	assert_int_equal(virtio_console_rx_space(vc), VIRTIO_CONSOLE_RX_BUF);
-	assert_int_not_equal(rd(REG_INT_STATUS) & 1, 0);
+	assert_int_not_equal(rd(REG_INTERRUPT_STATUS) & 1, 0);
 }
 
 /* With no buffers posted input waits, and space shrinks; posted buffers take it in order. */

@@ -128,9 +128,9 @@ static void test_identity(void **state)
 	assert_int_equal(rd(REG_DEVICE_ID), DUMMY_ID);
 	assert_int_equal(rd(REG_VENDOR_ID), 0x4d564d4d);
 	assert_int_equal(rd(REG_STATUS), 0);
-	assert_int_equal(rd(REG_INT_STATUS), 0);
+	assert_int_equal(rd(REG_INTERRUPT_STATUS), 0);
 	/* Write-only and reserved registers read as zero. */
-	assert_int_equal(rd(REG_DRV_FEATURES), 0);
+	assert_int_equal(rd(REG_DRIVER_FEATURES), 0);
 	assert_int_equal(rd(REG_QUEUE_NOTIFY), 0);
 	assert_int_equal(rd(0x0f0), 0);
 }
@@ -138,14 +138,14 @@ static void test_identity(void **state)
 static void test_device_features(void **state)
 {
 	(void)state;
-	wr(REG_DEV_FEATURES_SEL, 0);
-	assert_int_equal(rd(REG_DEV_FEATURES), (uint32_t)OFFERED);
-	wr(REG_DEV_FEATURES_SEL, 1);
-	assert_int_equal(rd(REG_DEV_FEATURES), 1); /* VERSION_1, bit 32 */
-	wr(REG_DEV_FEATURES_SEL, 2);
-	assert_int_equal(rd(REG_DEV_FEATURES), 0);
-	wr(REG_DEV_FEATURES_SEL, 0xffffffff);
-	assert_int_equal(rd(REG_DEV_FEATURES), 0);
+	wr(REG_DEVICE_FEATURES_SEL, 0);
+	assert_int_equal(rd(REG_DEVICE_FEATURES), (uint32_t)OFFERED);
+	wr(REG_DEVICE_FEATURES_SEL, 1);
+	assert_int_equal(rd(REG_DEVICE_FEATURES), 1); /* VERSION_1, bit 32 */
+	wr(REG_DEVICE_FEATURES_SEL, 2);
+	assert_int_equal(rd(REG_DEVICE_FEATURES), 0);
+	wr(REG_DEVICE_FEATURES_SEL, 0xffffffff);
+	assert_int_equal(rd(REG_DEVICE_FEATURES), 0);
 }
 
 static void test_negotiation_ok(void **state)
@@ -197,8 +197,8 @@ static void test_driver_features_when_ignored(void **state)
 	wr(REG_STATUS, 0);
 	wr(REG_STATUS, ACK | DRIVER);
 	driver_features(&t, 1ULL << VIRTIO_F_VERSION_1);
-	wr(REG_DRV_FEATURES_SEL, 2);
-	wr(REG_DRV_FEATURES, 0xffffffff);
+	wr(REG_DRIVER_FEATURES_SEL, 2);
+	wr(REG_DRIVER_FEATURES, 0xffffffff);
 	assert_true(virtio_mmio_has_feature(&t, VIRTIO_F_VERSION_1));
 	assert_false(virtio_mmio_has_feature(&t, 1));
 	assert_false(virtio_mmio_has_feature(&t, 33));
@@ -237,17 +237,17 @@ static void test_reset_clears_everything(void **state)
 	(void)state;
 	bring_up();
 	virtio_mmio_used(&t, 0);
-	assert_int_not_equal(rd(REG_INT_STATUS), 0);
-	wr(REG_DEV_FEATURES_SEL, 1);
+	assert_int_not_equal(rd(REG_INTERRUPT_STATUS), 0);
+	wr(REG_DEVICE_FEATURES_SEL, 1);
 	wr(REG_QUEUE_SEL, 1);
 	int resets = dummy.resets;
 
 	wr(REG_STATUS, 0);
 	assert_int_equal(dummy.resets, resets + 1);
 	assert_int_equal(rd(REG_STATUS), 0);
-	assert_int_equal(rd(REG_INT_STATUS), 0);
+	assert_int_equal(rd(REG_INTERRUPT_STATUS), 0);
 	assert_false(virtio_mmio_has_feature(&t, VIRTIO_F_VERSION_1));
-	assert_int_equal(rd(REG_DEV_FEATURES), (uint32_t)OFFERED); /* selector back to 0 */
+	assert_int_equal(rd(REG_DEVICE_FEATURES), (uint32_t)OFFERED); /* selector back to 0 */
 	for (int q = 0; q < NQUEUES; q++) {
 		wr(REG_QUEUE_SEL, q);
 		assert_int_equal(rd(REG_QUEUE_READY), 0);
@@ -320,11 +320,11 @@ static void test_queue_layout_ignored_while_ready(void **state)
 	bring_up();
 	wr(REG_QUEUE_SEL, 0);
 	wr(REG_QUEUE_NUM, 8);
-	wr(REG_DESC_LOW, 0x5000);
-	wr(REG_DESC_HIGH, 1);
-	wr(REG_DRIVER_LOW, 0x6000);
-	wr(REG_DEVICE_LOW, 0x7000);
-	wr(REG_DEVICE_HIGH, 0xffffffff);
+	wr(REG_QUEUE_DESC_LOW, 0x5000);
+	wr(REG_QUEUE_DESC_HIGH, 1);
+	wr(REG_QUEUE_DRIVER_LOW, 0x6000);
+	wr(REG_QUEUE_DEVICE_LOW, 0x7000);
+	wr(REG_QUEUE_DEVICE_HIGH, 0xffffffff);
 	assert_int_equal(t.queues[0].size, 16);
 	assert_int_equal(t.queues[0].desc_gpa, 0x1000);
 	assert_int_equal(t.queues[0].avail_gpa, 0x2000);
@@ -342,19 +342,19 @@ static void test_64bit_addresses(void **state)
 {
 	(void)state;
 	wr(REG_QUEUE_SEL, 1);
-	wr(REG_DESC_LOW, 0x89abcdef);
-	wr(REG_DESC_HIGH, 0x01234567);
-	wr(REG_DRIVER_HIGH, 0xfedcba98);
-	wr(REG_DRIVER_LOW, 0x76543210);
-	wr(REG_DEVICE_LOW, 0x1000);
-	wr(REG_DEVICE_HIGH, 0x1);
+	wr(REG_QUEUE_DESC_LOW, 0x89abcdef);
+	wr(REG_QUEUE_DESC_HIGH, 0x01234567);
+	wr(REG_QUEUE_DRIVER_HIGH, 0xfedcba98);
+	wr(REG_QUEUE_DRIVER_LOW, 0x76543210);
+	wr(REG_QUEUE_DEVICE_LOW, 0x1000);
+	wr(REG_QUEUE_DEVICE_HIGH, 0x1);
 	assert_int_equal(t.queues[1].desc_gpa, 0x0123456789abcdefULL);
 	assert_int_equal(t.queues[1].avail_gpa, 0xfedcba9876543210ULL);
 	assert_int_equal(t.queues[1].used_gpa, 0x100001000ULL);
 	/* Each half replaces only its half. */
-	wr(REG_DESC_LOW, 0x10);
+	wr(REG_QUEUE_DESC_LOW, 0x10);
 	assert_int_equal(t.queues[1].desc_gpa, 0x0123456700000010ULL);
-	wr(REG_DESC_HIGH, 0);
+	wr(REG_QUEUE_DESC_HIGH, 0);
 	assert_int_equal(t.queues[1].desc_gpa, 0x10);
 	/* Queue 0 untouched. */
 	assert_int_equal(t.queues[0].desc_gpa, 0);
@@ -374,24 +374,24 @@ static void test_interrupt_status_ack(void **state)
 	assert_true(fd >= 0);
 	t.irq_fd = fd;
 	bring_up();
-	assert_int_equal(rd(REG_INT_STATUS), 0);
+	assert_int_equal(rd(REG_INTERRUPT_STATUS), 0);
 	virtio_mmio_used(&t, 0);
-	assert_int_equal(rd(REG_INT_STATUS), 1);
+	assert_int_equal(rd(REG_INTERRUPT_STATUS), 1);
 	assert_int_equal(eventfd_count(fd), 1);
 	/* Acking another bit leaves bit 0; acking bit 0 clears it. */
-	wr(REG_INT_ACK, 2);
-	assert_int_equal(rd(REG_INT_STATUS), 1);
-	wr(REG_INT_ACK, 1);
-	assert_int_equal(rd(REG_INT_STATUS), 0);
+	wr(REG_INTERRUPT_ACK, 2);
+	assert_int_equal(rd(REG_INTERRUPT_STATUS), 1);
+	wr(REG_INTERRUPT_ACK, 1);
+	assert_int_equal(rd(REG_INTERRUPT_STATUS), 0);
 	/* Writes to InterruptStatus itself do nothing. With EVENT_IDX (negotiated by
 	 * bring_up) a new used entry is needed for another interrupt. */
 	virtq_push(&t.queues[0], &mem, 0, 1);
 	virtio_mmio_used(&t, 0);
-	wr(REG_INT_STATUS, 0);
-	assert_int_equal(rd(REG_INT_STATUS), 1);
+	wr(REG_INTERRUPT_STATUS, 0);
+	assert_int_equal(rd(REG_INTERRUPT_STATUS), 1);
 	assert_int_equal(eventfd_count(fd), 1);
-	wr(REG_INT_ACK, 0xffffffff);
-	assert_int_equal(rd(REG_INT_STATUS), 0);
+	wr(REG_INTERRUPT_ACK, 0xffffffff);
+	assert_int_equal(rd(REG_INTERRUPT_STATUS), 0);
 }
 
 static void test_used_respects_no_interrupt(void **state)
@@ -409,12 +409,12 @@ static void test_used_respects_no_interrupt(void **state)
 
 	memcpy(ram + 0x2000, &no_interrupt, 2); /* avail flags */
 	virtio_mmio_used(&t, 0);
-	assert_int_equal(rd(REG_INT_STATUS), 0);
+	assert_int_equal(rd(REG_INTERRUPT_STATUS), 0);
 	assert_int_equal(eventfd_count(fd), 0);
 	no_interrupt = 0;
 	memcpy(ram + 0x2000, &no_interrupt, 2);
 	virtio_mmio_used(&t, 0);
-	assert_int_equal(rd(REG_INT_STATUS), 1);
+	assert_int_equal(rd(REG_INTERRUPT_STATUS), 1);
 	assert_int_equal(eventfd_count(fd), 1);
 }
 
@@ -536,13 +536,13 @@ static void test_set_broken(void **state)
 	assert_int_equal(negotiate(&t, 1ULL << VIRTIO_F_VERSION_1), ACK | DRIVER | FEATURES_OK);
 	virtio_mmio_set_broken(&t, "test");
 	assert_int_equal(rd(REG_STATUS), ACK | DRIVER | FEATURES_OK | NEEDS_RESET);
-	assert_int_equal(rd(REG_INT_STATUS), 0);
+	assert_int_equal(rd(REG_INTERRUPT_STATUS), 0);
 	assert_int_equal(eventfd_count(fd), 0);
 	/* After DRIVER_OK: a config-change interrupt too, once. */
 	bring_up();
 	virtio_mmio_set_broken(&t, "test");
 	assert_int_not_equal(rd(REG_STATUS) & NEEDS_RESET, 0);
-	assert_int_equal(rd(REG_INT_STATUS), 2);
+	assert_int_equal(rd(REG_INTERRUPT_STATUS), 2);
 	assert_int_equal(eventfd_count(fd), 1);
 	virtio_mmio_set_broken(&t, "again");
 	assert_int_equal(eventfd_count(fd), 0);
@@ -558,7 +558,7 @@ static void test_save_reset_load(void **state)
 	setup_queue(&t, 1, 32, 0x10000, 0x11000, 0x12000);
 	wr(REG_QUEUE_READY, 1);
 	wr(REG_QUEUE_SEL, 1);
-	wr(REG_DEV_FEATURES_SEL, 1);
+	wr(REG_DEVICE_FEATURES_SEL, 1);
 	t.queues[0].last_avail_idx = 7;
 	t.queues[0].used_idx = 5;
 	virtio_mmio_used(&t, 0);
@@ -572,8 +572,8 @@ static void test_save_reset_load(void **state)
 	assert_int_equal(rd(REG_STATUS), 0);
 	assert_int_equal(virtio_mmio_load(&t, buf, n), 0);
 	assert_int_equal(rd(REG_STATUS), ACK | DRIVER | FEATURES_OK | DRIVER_OK);
-	assert_int_equal(rd(REG_INT_STATUS), 1);
-	assert_int_equal(rd(REG_DEV_FEATURES), 1);
+	assert_int_equal(rd(REG_INTERRUPT_STATUS), 1);
+	assert_int_equal(rd(REG_DEVICE_FEATURES), 1);
 	assert_true(virtio_mmio_has_feature(&t, VIRTIO_F_VERSION_1));
 	assert_true(virtio_mmio_has_feature(&t, 29));
 	assert_int_equal(rd(REG_QUEUE_READY), 1); /* queue 1 is selected */
@@ -629,7 +629,7 @@ static void test_load_raises_pending_interrupt(void **state)
 	virtio_mmio_used(&t, 0);
 	n = virtio_mmio_save(&t, pending, sizeof(pending));
 	assert_true(n > 0);
-	wr(REG_INT_ACK, 1);
+	wr(REG_INTERRUPT_ACK, 1);
 	assert_int_equal(virtio_mmio_save(&t, acked, sizeof(acked)), n);
 	/* Not DRIVER_OK: no driver to interrupt, whatever the status says. */
 	wr(REG_STATUS, 0);
@@ -638,12 +638,12 @@ static void test_load_raises_pending_interrupt(void **state)
 	assert_int_equal(eventfd_count(fd), 1); /* virtio_mmio_used's */
 
 	assert_int_equal(virtio_mmio_load(&t, pending, n), 0);
-	assert_int_equal(rd(REG_INT_STATUS), 1);
+	assert_int_equal(rd(REG_INTERRUPT_STATUS), 1);
 	assert_int_equal(eventfd_count(fd), 1);
 	assert_int_equal(virtio_mmio_load(&t, acked, n), 0);
 	assert_int_equal(eventfd_count(fd), 0);
 	assert_int_equal(virtio_mmio_load(&t, idle, n), 0);
-	assert_int_equal(rd(REG_INT_STATUS), 1);
+	assert_int_equal(rd(REG_INTERRUPT_STATUS), 1);
 	assert_int_equal(eventfd_count(fd), 0);
 	/* A refused load raises nothing. */
 	assert_int_equal(virtio_mmio_load(&t, pending, n - 1), -EINVAL);

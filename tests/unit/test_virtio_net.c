@@ -150,7 +150,7 @@ static void test_features_offered(void **state)
 	/* The MAC is in config space. */
 	uint8_t mac[6];
 
-	virtio_mmio_read(&f->net->transport, 0x100, mac, 6);
+	virtio_mmio_read(&f->net->transport, REG_CONFIG, mac, 6);
 	assert_memory_equal(mac, f->net->config.mac, 6);
 }
 

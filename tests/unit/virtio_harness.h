@@ -171,30 +171,7 @@ static inline void ring_expect_used(struct test_ring *r, uint16_t head, uint32_t
 
 /* ---- The virtio-mmio transport, driven as a driver drives it ---- */
 
-/* Register offsets (virtio 1.x, 4.2.2) */
-#define REG_MAGIC 0x000
-#define REG_VERSION 0x004
-#define REG_DEVICE_ID 0x008
-#define REG_VENDOR_ID 0x00c
-#define REG_DEV_FEATURES 0x010
-#define REG_DEV_FEATURES_SEL 0x014
-#define REG_DRV_FEATURES 0x020
-#define REG_DRV_FEATURES_SEL 0x024
-#define REG_QUEUE_SEL 0x030
-#define REG_QUEUE_NUM_MAX 0x034
-#define REG_QUEUE_NUM 0x038
-#define REG_QUEUE_READY 0x044
-#define REG_QUEUE_NOTIFY 0x050
-#define REG_INT_STATUS 0x060
-#define REG_INT_ACK 0x064
-#define REG_STATUS 0x070
-#define REG_DESC_LOW 0x080
-#define REG_DESC_HIGH 0x084
-#define REG_DRIVER_LOW 0x090
-#define REG_DRIVER_HIGH 0x094
-#define REG_DEVICE_LOW 0x0a0
-#define REG_DEVICE_HIGH 0x0a4
-#define REG_CONFIG 0x100
+/* Register offsets: the REG_* enum in devices/virtio_mmio.h */
 
 /* Device status bits */
 #define ACK VIRTIO_STATUS_ACKNOWLEDGE
@@ -222,19 +199,19 @@ static inline uint64_t device_features(struct virtio_mmio *t)
 {
 	uint64_t f;
 
-	mmio_write32(t, REG_DEV_FEATURES_SEL, 0);
-	f = mmio_read32(t, REG_DEV_FEATURES);
-	mmio_write32(t, REG_DEV_FEATURES_SEL, 1);
-	return f | (uint64_t)mmio_read32(t, REG_DEV_FEATURES) << 32;
+	mmio_write32(t, REG_DEVICE_FEATURES_SEL, 0);
+	f = mmio_read32(t, REG_DEVICE_FEATURES);
+	mmio_write32(t, REG_DEVICE_FEATURES_SEL, 1);
+	return f | (uint64_t)mmio_read32(t, REG_DEVICE_FEATURES) << 32;
 }
 
 /* Both words of DriverFeatures. */
 static inline void driver_features(struct virtio_mmio *t, uint64_t f)
 {
-	mmio_write32(t, REG_DRV_FEATURES_SEL, 0);
-	mmio_write32(t, REG_DRV_FEATURES, (uint32_t)f);
-	mmio_write32(t, REG_DRV_FEATURES_SEL, 1);
-	mmio_write32(t, REG_DRV_FEATURES, f >> 32);
+	mmio_write32(t, REG_DRIVER_FEATURES_SEL, 0);
+	mmio_write32(t, REG_DRIVER_FEATURES, (uint32_t)f);
+	mmio_write32(t, REG_DRIVER_FEATURES_SEL, 1);
+	mmio_write32(t, REG_DRIVER_FEATURES, f >> 32);
 }
 
 /* Reset, ACKNOWLEDGE, DRIVER, features @f, FEATURES_OK; returns the status read back. */
@@ -254,12 +231,12 @@ static inline void setup_queue(struct virtio_mmio *t, uint32_t q, uint32_t size,
 {
 	mmio_write32(t, REG_QUEUE_SEL, q);
 	mmio_write32(t, REG_QUEUE_NUM, size);
-	mmio_write32(t, REG_DESC_LOW, (uint32_t)desc);
-	mmio_write32(t, REG_DESC_HIGH, desc >> 32);
-	mmio_write32(t, REG_DRIVER_LOW, (uint32_t)avail);
-	mmio_write32(t, REG_DRIVER_HIGH, avail >> 32);
-	mmio_write32(t, REG_DEVICE_LOW, (uint32_t)used);
-	mmio_write32(t, REG_DEVICE_HIGH, used >> 32);
+	mmio_write32(t, REG_QUEUE_DESC_LOW, (uint32_t)desc);
+	mmio_write32(t, REG_QUEUE_DESC_HIGH, desc >> 32);
+	mmio_write32(t, REG_QUEUE_DRIVER_LOW, (uint32_t)avail);
+	mmio_write32(t, REG_QUEUE_DRIVER_HIGH, avail >> 32);
+	mmio_write32(t, REG_QUEUE_DEVICE_LOW, (uint32_t)used);
+	mmio_write32(t, REG_QUEUE_DEVICE_HIGH, used >> 32);
 }
 
 /* ---- eventfds ---- */
