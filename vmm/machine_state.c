@@ -9,6 +9,17 @@
 #include "vm.h"
 
 #define MSR_IA32_TSC_DEADLINE 0x6e0
+#define MSR_MTRRCAP 0xfe
+#define MTRRCAP_VCNT 0xff
+#define MTRRCAP_FIX 0x100
+#define MSR_MTRR_PHYSBASE0 0x200 /* PHYSMASKn = PHYSBASE0 + 2n + 1 */
+#define MAX_VAR_MTRRS 8          /* 0x200-0x20f; 0x210 on is something else */
+#define MSR_MTRR_FIX64K_00000 0x250
+#define MSR_MTRR_FIX16K_80000 0x258
+#define MSR_MTRR_FIX16K_A0000 0x259
+#define MSR_MTRR_FIX4K_C0000 0x268 /* ... 0x26e */
+#define MSR_MTRR_FIX4K_F8000 0x26f
+#define MSR_MTRR_DEF_TYPE 0x2ff
 
 #define FAIL(name)                                                                 \
 	do {                                                                       \
@@ -17,7 +28,7 @@
 	} while (0)
 
 /* One MSR read on vCPU 0: KVM_GET_MSRS stops at the first it cannot read. */
-static bool msr_readable(struct vm *vm, uint32_t index)
+static bool msr_read(struct vm *vm, uint32_t index, uint64_t *data)
 {
 	union {
 		struct kvm_msrs hdr;
@@ -25,7 +36,67 @@ static bool msr_readable(struct vm *vm, uint32_t index)
 	} m = { .hdr.nmsrs = 1 };
 
 	m.hdr.entries[0].index = index;
-	return ioctl(vm->vcpus[0].fd, KVM_GET_MSRS, &m) == 1;
+	if (ioctl(vm->vcpus[0].fd, KVM_GET_MSRS, &m) != 1)
+		return false;
+	*data = m.hdr.entries[0].data;
+	return true;
+}
+
+static bool msr_readable(struct vm *vm, uint32_t index)
+{
+	uint64_t data;
+
+	return msr_read(vm, index, &data);
+}
+
+/* Save @index too if vCPU 0 reads it back, there is room and it is not listed yet. */
+static void add_msr(struct vm *vm, uint32_t index)
+{
+	for (int i = 0; i < vm->nsaved_msrs; i++)
+		if (vm->saved_msrs[i] == index)
+			return;
+	if (!msr_readable(vm, index))
+		return;
+	if (vm->nsaved_msrs >= MAX_SAVED_MSRS) {
+		log_msg("snapshot: more than %d MSRs, %#x is not saved", MAX_SAVED_MSRS, index);
+		return;
+	}
+	vm->saved_msrs[vm->nsaved_msrs++] = index;
+}
+
+/*
+ * KVM_GET_MSR_INDEX_LIST leaves out the MTRRs, although KVM keeps them per
+ * vCPU and takes them back from userspace, so a restore would give the
+ * guest the boot defaults vcpu.c sets. Like QEMU, save them explicitly:
+ * MTRRdefType, the 11 fixed-range MTRRs when MTRRcap says FIX, and the
+ * variable-range base/mask pairs MTRRcap's VCNT counts (KVM has 8). Each is
+ * probed like the listed ones, so an MSR this KVM refuses is left out.
+ * MTRRcap itself is read-only.
+ */
+static void add_mtrrs(struct vm *vm)
+{
+	static const uint32_t fixed[] = {
+		MSR_MTRR_FIX64K_00000, MSR_MTRR_FIX16K_80000, MSR_MTRR_FIX16K_A0000,
+		MSR_MTRR_FIX4K_C0000, MSR_MTRR_FIX4K_C0000 + 1, MSR_MTRR_FIX4K_C0000 + 2,
+		MSR_MTRR_FIX4K_C0000 + 3, MSR_MTRR_FIX4K_C0000 + 4, MSR_MTRR_FIX4K_C0000 + 5,
+		MSR_MTRR_FIX4K_C0000 + 6, MSR_MTRR_FIX4K_F8000,
+	};
+	uint64_t cap;
+	unsigned vcnt;
+
+	if (!msr_read(vm, MSR_MTRRCAP, &cap))
+		return;
+	add_msr(vm, MSR_MTRR_DEF_TYPE);
+	if (cap & MTRRCAP_FIX)
+		for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+			add_msr(vm, fixed[i]);
+	vcnt = cap & MTRRCAP_VCNT;
+	if (vcnt > MAX_VAR_MTRRS)
+		vcnt = MAX_VAR_MTRRS;
+	for (unsigned i = 0; i < vcnt; i++) {
+		add_msr(vm, MSR_MTRR_PHYSBASE0 + 2 * i);
+		add_msr(vm, MSR_MTRR_PHYSBASE0 + 2 * i + 1); /* PHYSMASK */
+	}
 }
 
 void machine_state_init(struct vm *vm)
@@ -42,10 +113,11 @@ void machine_state_init(struct vm *vm)
 	if (ioctl(vm->kvm_fd, KVM_GET_MSR_INDEX_LIST, list) < 0)
 		die(EXIT_RUNTIME, "KVM_GET_MSR_INDEX_LIST: %s", strerror(errno));
 	vm->nsaved_msrs = 0;
-	for (uint32_t i = 0; i < list->nmsrs && vm->nsaved_msrs < MAX_SAVED_MSRS; i++)
-		if (msr_readable(vm, list->indices[i]))
-			vm->saved_msrs[vm->nsaved_msrs++] = list->indices[i];
+	for (uint32_t i = 0; i < list->nmsrs; i++)
+		add_msr(vm, list->indices[i]);
 	free(list);
+	add_mtrrs(vm);
+	log_debug("snapshot: %d MSRs saved per vCPU", vm->nsaved_msrs);
 }
 
 static int save_msrs(struct vcpu *vcpu, struct vcpu_state *s, char *why, size_t whylen)
@@ -160,7 +232,8 @@ int vcpu_state_save(struct vcpu *vcpu, struct vcpu_state *s, char *why, size_t w
  *   advance), and KVM turns the deadline into a host timer from the guest
  *   TSC; both want IA32_TSC and IA32_TSC_ADJUST back already.
  * No other MSR KVM saves touches the LAPIC's registers (PV EOI, async PF
- * and kvm-clock only keep addresses and vectors). The kvm-clock is set
+ * and kvm-clock only keep addresses and vectors; the MTRRs only memory
+ * types), so they may go in either side of it. The kvm-clock is set
  * from the snapshot later, by vm_resume(). MP state late.
  */
 int vcpu_state_load(struct vcpu *vcpu, const struct vcpu_state *s, char *why, size_t whylen)

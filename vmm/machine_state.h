@@ -10,6 +10,13 @@
 #include <stdint.h>
 #include <linux/kvm.h>
 
+/*
+ * The MSRs are (index, value) pairs in a fixed array of MAX_SAVED_MSRS with
+ * nmsrs of them used, so saving more MSRs (the MTRRs since they are added
+ * by name) changes only nmsrs, not the layout: no version bump. A record
+ * without them restores, leaving those MSRs at their boot values, and any
+ * reader puts back whatever MSRs a record holds.
+ */
 #define VCPU_STATE_VERSION 1
 #define VM_STATE_VERSION 1
 #define MAX_SAVED_MSRS 256
