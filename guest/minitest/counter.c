@@ -8,7 +8,8 @@
  * page first, so a snapshot has that much to save and `fillcheck` can
  * tell whether it came back.  The next tick is a one-shot LAPIC timer,
  * or with timer=deadline the TSC-deadline timer Linux's clockevent uses.
- * UART lines `quit`, `verify` and `fillcheck`; GED power button.
+ * UART lines `quit`, `verify`, `fillcheck`, `mtrr` and `mtrrset`; GED
+ * power button.
  */
 #include "minitest.h"
 #include "hw.h"
@@ -191,6 +192,23 @@ static void tick(struct counter *c)
 		c->next = now + c->period;
 }
 
+/* `mtrr` prints the MTRRs; `mtrrset` sets test values first (see cpu.c). */
+static void mtrr_command(bool set)
+{
+	const char *word = set ? "mtrrset" : "mtrr";
+	unsigned vcnt = mtrr_vcnt();
+	char text[256];
+
+	if (!vcnt) {
+		say("counter %s absent", word);
+		return;
+	}
+	if (set)
+		mtrr_set_test_values(vcnt);
+	mtrr_describe(vcnt, text, sizeof(text));
+	say("counter %s %s", word, text);
+}
+
 static void command(struct counter *c)
 {
 	if (!strcmp(c->line, "quit"))
@@ -199,6 +217,10 @@ static void command(struct counter *c)
 		verify(c);
 	else if (!strcmp(c->line, "fillcheck"))
 		fillcheck(c);
+	else if (!strcmp(c->line, "mtrr"))
+		mtrr_command(false);
+	else if (!strcmp(c->line, "mtrrset"))
+		mtrr_command(true);
 	else
 		say("counter unknown %s", c->line);
 }

@@ -371,3 +371,85 @@ void fail(const char *fmt, ...)
 	say("result FAIL %s", buf);
 	machine_reset();
 }
+
+/*
+ * MTRRs, for test=counter's `mtrr` and `mtrrset`: values no boot default
+ * has, so a snapshot restore that drops them shows.  minivmm boots a vCPU
+ * with MTRRdefType 0x806 (enabled, write-back) and every range MTRR 0.
+ */
+#define MSR_MTRRCAP		0xfe
+#define MSR_MTRR_PHYSBASE0	0x200	/* PHYSMASKn = 0x201 + 2n */
+#define MSR_MTRR_FIX64K_00000	0x250
+#define MSR_MTRR_FIX4K_F8000	0x26f
+#define MSR_MTRR_DEF_TYPE	0x2ff
+#define MTRR_DEF_E		0x800ULL	/* MTRRs enabled */
+#define MTRR_DEF_FE		0x400ULL	/* fixed ranges enabled */
+#define MTRR_TYPE_UC		0
+#define MTRR_TYPE_WP		5
+#define MTRR_TYPE_WB		6
+#define MTRR_MASK_VALID		0x800ULL
+#define MAX_VAR_MTRRS		8
+
+/* Variable-range pairs the CPU has (MTRRcap VCNT, at most 8), 0 without MTRRs. */
+unsigned mtrr_vcnt(void)
+{
+	uint32_t a, b, c, d;
+	unsigned vcnt;
+
+	cpuid(1, &a, &b, &c, &d);
+	if (!(d & (1u << 12)))
+		return 0;
+	vcnt = rdmsr(MSR_MTRRCAP) & 0xff;
+	return vcnt < MAX_VAR_MTRRS ? vcnt : MAX_VAR_MTRRS;
+}
+
+/* Mask bits MAXPHYADDR-1 .. log2(size) for a size-aligned range, and valid. */
+static uint64_t mtrr_mask(uint64_t size)
+{
+	uint32_t a, b, c, d;
+	unsigned bits = 36;
+
+	cpuid(0x80000000, &a, &b, &c, &d);
+	if (a >= 0x80000008) {
+		cpuid(0x80000008, &a, &b, &c, &d);
+		bits = a & 0xff;
+	}
+	return (((1ULL << bits) - 1) & ~(size - 1)) | MTRR_MASK_VALID;
+}
+
+/*
+ * Harmless settings a firmware could leave: fixed ranges on, 0-512 KiB
+ * write-back, 0xf8000-0xfffff write-protect (the BIOS ROM), the PCI hole
+ * 0xc0000000-0xffffffff uncached through pair 0 and the IOAPIC/LAPIC
+ * 4 MiB at 0xfec00000 through the last pair.  As the SDM asks, MTRRs off
+ * while the ranges change (caches are not flushed: nothing maps what
+ * changes type).
+ */
+void mtrr_set_test_values(unsigned vcnt)
+{
+	wrmsr(MSR_MTRR_DEF_TYPE, MTRR_TYPE_WB);
+	wrmsr(MSR_MTRR_FIX64K_00000, 0x0101010101010101ULL * MTRR_TYPE_WB);
+	wrmsr(MSR_MTRR_FIX4K_F8000, 0x0101010101010101ULL * MTRR_TYPE_WP);
+	wrmsr(MSR_MTRR_PHYSBASE0, 0xc0000000ULL | MTRR_TYPE_UC);
+	wrmsr(MSR_MTRR_PHYSBASE0 + 1, mtrr_mask(GIB));
+	if (vcnt > 1) {
+		wrmsr(MSR_MTRR_PHYSBASE0 + 2 * (vcnt - 1), 0xfec00000ULL | MTRR_TYPE_UC);
+		wrmsr(MSR_MTRR_PHYSBASE0 + 2 * (vcnt - 1) + 1, mtrr_mask(0x400000));
+	}
+	wrmsr(MSR_MTRR_DEF_TYPE, MTRR_DEF_E | MTRR_DEF_FE | MTRR_TYPE_WB);
+}
+
+/* "deftype 0x.. fix64k-00000 0x.. fix4k-f8000 0x.. var0 BASE/MASK varN BASE/MASK" */
+void mtrr_describe(unsigned vcnt, char *buf, size_t size)
+{
+	unsigned last = vcnt - 1;
+
+	ksnprintf(buf, size,
+		  "deftype 0x%lx fix64k-00000 0x%lx fix4k-f8000 0x%lx "
+		  "var0 0x%lx/0x%lx var%u 0x%lx/0x%lx",
+		  rdmsr(MSR_MTRR_DEF_TYPE), rdmsr(MSR_MTRR_FIX64K_00000),
+		  rdmsr(MSR_MTRR_FIX4K_F8000), rdmsr(MSR_MTRR_PHYSBASE0),
+		  rdmsr(MSR_MTRR_PHYSBASE0 + 1), last,
+		  rdmsr(MSR_MTRR_PHYSBASE0 + 2 * last),
+		  rdmsr(MSR_MTRR_PHYSBASE0 + 2 * last + 1));
+}

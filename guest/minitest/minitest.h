@@ -141,6 +141,9 @@ void cpu_halt_forever(void) __attribute__((noreturn));
 void machine_reset(void) __attribute__((noreturn));
 void triple_fault(void) __attribute__((noreturn));
 void fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+unsigned mtrr_vcnt(void);
+void mtrr_set_test_values(unsigned vcnt);
+void mtrr_describe(unsigned vcnt, char *buf, size_t size);
 
 /* ---- apic.c: LAPIC, IOAPIC and SMP bring-up ---- */
 void lapic_init(void);
