@@ -1,22 +1,6 @@
 # MSRs across a snapshot; sourced by run.sh after monitor_timer_tests.sh, and uses
 # monitor_tests.sh's helpers (start_counter_fifo, lines, mon, expect_mon, finish).
 
-# ask_whole NAME WORD: as ask, but only whole lines count. The guest's UART writes
-# a byte at a time, and ask can catch a long answer half written.
-ask_whole() {
-	local from n i
-	from=$(lines "$1")
-	printf '%s\r' "$2" >&4
-	for ((i = 0; i < 300; i++)); do
-		n=$(lines "$1")
-		head -n "$n" "$MON_DIR/$1.out" | tail -n +"$((from + 1))" |
-			grep -q "^minitest: counter $2 " && break
-		sleep 0.1
-	done
-	head -n "$n" "$MON_DIR/$1.out" | tail -n +"$((from + 1))" |
-		grep -m1 "^minitest: counter $2 " | sed "s/^minitest: counter $2 //"
-}
-
 # The guest's MTRRs come back with --restore in a new process. KVM's MSR index list
 # leaves them out, so unless minivmm saves them by name the restored vCPU has the
 # boot defaults (MTRRdefType 0x806, every range MTRR 0). The counter guest's
@@ -25,13 +9,13 @@ ask_whole() {
 test_snapshot_mtrr() {
 	local sock=$MON_DIR/mtrr.sock before set after
 	start_counter_fifo mtrr --kernel "$GUEST" --cmdline "test=counter period=20"
-	before=$(ask_whole mtrr mtrr)
+	before=$(ask mtrr mtrr)
 	if [ "$before" = absent ] || [ -z "$before" ]; then
 		fail "mtrr: the guest has MTRRs" "'mtrr' answered '$before'"
 		finish mtrr 0
 		return
 	fi
-	set=$(ask_whole mtrr mtrrset)
+	set=$(ask mtrr mtrrset)
 	if [[ "$set" == "deftype 0xc06 "* ]] && [ "$set" != "$before" ]; then
 		pass "mtrr: the guest sets its MTRRs ($set)"
 	else
@@ -41,7 +25,7 @@ test_snapshot_mtrr() {
 	expect_mon mtrr-save "^mtrr "
 	finish mtrr 0
 	start_counter_fifo mtrr-restore --restore "$MON_DIR/snaps/mtrr"
-	after=$(ask_whole mtrr-restore mtrr)
+	after=$(ask mtrr-restore mtrr)
 	expect_eq "$after" "$set" "mtrr: the MTRRs come back with --restore"
 	mon mtrr-delvm "$MON_DIR/mtrr-restore.sock" "delvm mtrr"
 	finish mtrr-restore 0

@@ -180,18 +180,22 @@ start_counter_fifo() {
 	wait_for "$MON_DIR/$name.out" '^minitest: counter [0-9]+ time' "$TIMEOUT"
 }
 
-# ask NAME WORD: send the counter guest the UART line WORD (verify, fillcheck) and
-# print its answer, "minitest: counter WORD <answer>", waiting up to 30 s.
+# ask NAME WORD: send the counter guest the UART line WORD (verify, fillcheck, mtrr)
+# and print its answer, "minitest: counter WORD <answer>", waiting up to 30 s. Only
+# whole lines count: the UART writes a byte at a time, and a long answer can be
+# caught half written.
 ask() {
-	local from i
+	local from n i
 	from=$(lines "$1")
 	printf '%s\r' "$2" >&4
 	for ((i = 0; i < 300; i++)); do
-		tail -n +"$((from + 1))" "$MON_DIR/$1.out" | grep -q "^minitest: counter $2 " && break
+		n=$(lines "$1")
+		head -n "$n" "$MON_DIR/$1.out" | tail -n +"$((from + 1))" |
+			grep -q "^minitest: counter $2 " && break
 		sleep 0.1
 	done
-	tail -n +"$((from + 1))" "$MON_DIR/$1.out" | grep -m1 "^minitest: counter $2 " |
-		sed "s/^minitest: counter $2 //"
+	head -n "$n" "$MON_DIR/$1.out" | tail -n +"$((from + 1))" |
+		grep -m1 "^minitest: counter $2 " | sed "s/^minitest: counter $2 //"
 }
 
 # verify NAME: ask the guest to read its 16 disk slots back against what it remembers.
