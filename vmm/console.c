@@ -237,10 +237,10 @@ void console_write(struct console *con, const uint8_t *buf, size_t len)
 	while (len) {
 		ssize_t n = write(con->out_fd, buf, len);
 
-		if (n < 0 && errno == EINTR)
+		if (n < 0 && errno == EINTR && !vm_exiting(con->vm))
 			continue;
 		if (n <= 0)
-			return; /* stdout gone: the guest's output has nowhere to go */
+			return; /* stdout gone or blocked at exit: the output has nowhere to go */
 		buf += n;
 		len -= n;
 	}

@@ -1,4 +1,5 @@
 /* The monitor's commands: each checks its arguments and answers on one client. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -32,6 +33,20 @@ static void status(struct monitor_client *c, struct vm *vm, char **argv, int arg
 					    vm->paused	     ? "paused" : "running");
 }
 
+/* vm_pause, with its failure told to the client in one line; returns 0 if paused. */
+static int pause_or_say(struct monitor_client *c, struct vm *vm)
+{
+	int err = vm_pause(vm);
+
+	if (err == -ETIMEDOUT)
+		monitor_printf(c, "Error: a vCPU did not stop within 3 s (is its console output "
+				  "blocked?); the VM runs on\n");
+	else if (err < 0)
+		monitor_printf(c, "Error: cannot read the guest clock to pause: %s\n",
+			       strerror(-err));
+	return err;
+}
+
 /* KVM_GET_REGS waits for a running vCPU, so look at them paused. */
 static void cpus(struct monitor_client *c, struct vm *vm, char **argv, int argc)
 {
@@ -39,7 +54,8 @@ static void cpus(struct monitor_client *c, struct vm *vm, char **argv, int argc)
 
 	(void)argv;
 	(void)argc;
-	vm_pause(vm);
+	if (pause_or_say(c, vm) == -ETIMEDOUT)
+		return;
 	for (int i = 0; i < vm->ncpus; i++) {
 		struct kvm_regs regs = { 0 };
 		struct kvm_mp_state mp = { 0 };
@@ -133,8 +149,7 @@ static void stop(struct monitor_client *c, struct vm *vm, char **argv, int argc)
 {
 	(void)argv;
 	(void)argc;
-	if (vm_pause(vm) < 0)
-		monitor_printf(c, "Error: cannot read the guest clock\n");
+	pause_or_say(c, vm);
 }
 
 static void cont(struct monitor_client *c, struct vm *vm, char **argv, int argc)
@@ -171,11 +186,9 @@ static void with_pause(struct monitor_client *c, struct vm *vm, const char *name
 	bool was_paused = vm->paused;
 	char why[512];
 
-	if (vm_pause(vm) < 0)
-		monitor_printf(c, "Error: cannot read the guest clock to pause\n");
-	else if (op(vm, name, why, sizeof(why)) < 0)
+	if (pause_or_say(c, vm) == 0 && op(vm, name, why, sizeof(why)) < 0)
 		monitor_printf(c, "Error: %s\n", why);
-	if (!was_paused && vm_resume(vm) < 0)
+	if (!was_paused && vm->paused && vm_resume(vm) < 0)
 		monitor_printf(c, "Error: the VM stays paused: %s\n", vm->cannot_resume);
 }
 

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -11,6 +12,8 @@
 #include "vm.h"
 
 #define KICK_SIGNAL SIGUSR1
+#define PAUSE_TIMEOUT_MS 3000	/* longest `stop` waits for a vCPU to leave KVM_RUN */
+#define KICK_RETRY_NS 20000000L /* how often a vCPU that has not stopped is kicked again */
 #define MAX_UNHANDLED_MMIO_LOGS 32
 
 static void note_unhandled_pio(struct vm *vm, uint16_t port, bool write)
@@ -195,18 +198,54 @@ static void kick(struct vcpu *vcpu)
 	pthread_kill(vcpu->thread, KICK_SIGNAL);
 }
 
+/*
+ * Kick until every vCPU has parked. One kick is not enough: it can land just
+ * before a vCPU blocks in a system call (a console write to a full pipe), where
+ * immediate_exit does not help. Gives up after PAUSE_TIMEOUT_MS: a vCPU stuck
+ * in a write nobody drains must not take the monitor down with it.
+ * Called with pause_lock held.
+ */
+static int wait_parked(struct vm *vm)
+{
+	struct timespec deadline, retry;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += PAUSE_TIMEOUT_MS / 1000;
+	while (vm->parked < vm->ncpus && !vm_exiting(vm)) {
+		for (int i = 0; i < vm->ncpus; i++)
+			if (vm->vcpus[i].thread_started)
+				kick(&vm->vcpus[i]);
+		clock_gettime(CLOCK_MONOTONIC, &retry);
+		if (retry.tv_sec > deadline.tv_sec ||
+		    (retry.tv_sec == deadline.tv_sec && retry.tv_nsec >= deadline.tv_nsec))
+			return -ETIMEDOUT;
+		retry.tv_nsec += KICK_RETRY_NS;
+		if (retry.tv_nsec >= 1000000000L) {
+			retry.tv_sec++;
+			retry.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&vm->pause_cond, &vm->pause_lock, &retry);
+	}
+	return 0;
+}
+
 int vm_pause(struct vm *vm)
 {
+	int err;
+
 	if (vm->paused)
 		return 0;
 	pthread_mutex_lock(&vm->pause_lock);
 	atomic_store(&vm->pause_requested, true);
-	for (int i = 0; i < vm->ncpus; i++)
-		if (vm->vcpus[i].thread_started)
-			kick(&vm->vcpus[i]);
-	while (vm->parked < vm->ncpus && !vm_exiting(vm))
-		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	err = wait_parked(vm);
+	if (err) {
+		/* Let the vCPUs that did park go on: the VM keeps running. */
+		atomic_store(&vm->pause_requested, false);
+		pthread_cond_broadcast(&vm->pause_cond);
+	}
 	pthread_mutex_unlock(&vm->pause_lock);
+	if (err)
+		return err;
 	event_loop_pause_devices(&vm->loop, true);
 	vm->paused = true;
 	if (ioctl(vm->vm_fd, KVM_GET_CLOCK, &vm->clock) < 0)
@@ -283,6 +322,19 @@ void vcpus_start(struct vm *vm)
 }
 
 /* Called once vm_exiting() is true: take every vCPU out of KVM_RUN and join it. */
+static int join_within(pthread_t thread, long ns)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t); /* pthread_timedjoin_np's clock */
+	t.tv_nsec += ns;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return pthread_timedjoin_np(thread, NULL, &t);
+}
+
 void vcpus_stop(struct vm *vm)
 {
 	for (int i = 0; i < vm->ncpus; i++) {
@@ -292,8 +344,11 @@ void vcpus_stop(struct vm *vm)
 			kick(vcpu);
 	}
 	for (int i = 0; i < vm->ncpus; i++) {
-		if (vm->vcpus[i].thread_started)
-			pthread_join(vm->vcpus[i].thread, NULL);
-		vm->vcpus[i].thread_started = false;
+		struct vcpu *vcpu = &vm->vcpus[i];
+
+		/* Kick again while waiting: the first kick may have come before a blocking call. */
+		while (vcpu->thread_started && join_within(vcpu->thread, KICK_RETRY_NS) == ETIMEDOUT)
+			kick(vcpu);
+		vcpu->thread_started = false;
 	}
 }

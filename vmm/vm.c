@@ -149,7 +149,13 @@ void vm_create(struct vm *vm, const struct config *cfg)
 	vm->kvm_fd = vm->vm_fd = vm->exit_eventfd = vm->signal_fd = -1;
 	atomic_init(&vm->exit_status, EXIT_STATUS_RUNNING);
 	pthread_mutex_init(&vm->pause_lock, NULL);
-	pthread_cond_init(&vm->pause_cond, NULL);
+	pthread_condattr_t attr;
+
+	/* vm_pause's timed waits count monotonic time, as its deadline does. */
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&vm->pause_cond, &attr);
+	pthread_condattr_destroy(&attr);
 
 	check_mem(cfg);
 	open_kvm(vm);
