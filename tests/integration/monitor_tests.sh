@@ -137,6 +137,39 @@ no_disk_failures() {
 	fi
 }
 
+# A vCPU blocked writing console output nobody reads (a full pipe) must not hang
+# the monitor: `stop` gives up after 3 s with an error and the VM runs on, and
+# `quit` still ends minivmm.
+test_pause_blocked_console() {
+	local fifo=$MON_DIR/blocked.fifo sock=$MON_DIR/blocked.sock tpid vpid i
+	rm -f "$fifo"
+	mkfifo "$fifo"
+	exec 5<>"$fifo" # held open and never read: the pipe fills and writes block
+	timeout -k 5 "$TIMEOUT" "$VMM" --kernel "$GUEST" --monitor "$sock" \
+		--cmdline "test=counter period=1" </dev/null >"$fifo" 2>"$MON_DIR/blocked.err" &
+	tpid=$!
+	for ((i = 0; i < 600; i++)); do
+		vpid=$(pgrep -P "$tpid" -x minivmm || true)
+		[ -n "$vpid" ] && grep -qs '^1 ' /proc/"$vpid"/task/*/syscall && break
+		sleep 0.1
+	done
+	if [ -z "$vpid" ] || ! grep -qs '^1 ' /proc/"$vpid"/task/*/syscall; then
+		fail "blocked console: a vCPU blocks in write" "no thread of minivmm in write(2) after 60 s"
+	else
+		pass "blocked console: a vCPU blocks in write"
+	fi
+	mon blocked-stop "$sock" stop "info status"
+	expect_mon blocked-stop "Error: a vCPU did not stop within 3 s"
+	expect_mon blocked-stop "VM status: running"
+	mon blocked-quit "$sock" quit
+	wait "$tpid"
+	echo $? >"$OUT/blocked.rc"
+	cp "$MON_DIR/blocked.err" "$OUT/blocked.err"
+	expect_rc blocked 0
+	exec 5>&-
+	rm -f "$fifo"
+}
+
 # tick_after NAME LINE: the first counter value printed after output line LINE.
 tick_after() {
 	wait_for_tick_after "$1" "$2"

@@ -263,7 +263,7 @@ test_bad_input() {
 . "$here/monitor_msr_tests.sh"
 
 # INTEGRATION_TESTS="test_pause test_snapshot" runs only those.
-all_tests="test_smp test_paravirt test_e820 test_cmdline test_echo test_virtio_console test_quit_and_signals test_triple_fault test_bad_input test_blk test_blk_no_acpi test_acpi_power test_disk_lock test_disk_bad_input test_net test_net_hostile test_net_bad_input test_monitor_echo_restore test_monitor_reset test_monitor_socket test_monitor_stale test_pause test_snapshot test_snapshot_pending test_snapshot_deadline_timer test_snapshot_mtrr test_snapshot_disk_safety test_snapshot_errors test_snapshot_soak test_powerdown"
+all_tests="test_smp test_paravirt test_e820 test_cmdline test_echo test_virtio_console test_quit_and_signals test_triple_fault test_bad_input test_blk test_blk_no_acpi test_acpi_power test_disk_lock test_disk_bad_input test_net test_net_hostile test_net_bad_input test_monitor_echo_restore test_monitor_reset test_monitor_socket test_monitor_stale test_pause test_pause_blocked_console test_snapshot test_snapshot_pending test_snapshot_deadline_timer test_snapshot_mtrr test_snapshot_disk_safety test_snapshot_errors test_snapshot_soak test_powerdown"
 for t in ${INTEGRATION_TESTS:-$all_tests}; do
 	"$t"
 done
