@@ -1,6 +1,8 @@
 /*
  * virtio-console, single port. Output: every transmitq chain's readable bytes
- * go to the host console as they are. Input: the console hands us bytes only
+ * go to the host console as they are, in order, without ever blocking the I/O
+ * thread: while the console's output is full, the chain waits in the ring
+ * and the output's EPOLLOUT resumes it. Input: the console hands us bytes only
  * up to the free space of a small ring, and the ring empties into the receive
  * buffers the guest posts; so no byte is ever dropped, and when the ring is
  * full the console stops reading stdin until a receiveq notification (the
@@ -33,24 +35,48 @@ static bool queue_live(const struct virtio_mmio *t, int q)
 	       t->queues[q].ready;
 }
 
-/* One transmit chain: all of it must be readable, else it is a driver bug and dropped. */
-static void transmit(struct virtio_console *vc)
+/*
+ * One transmit chain: all of it must be readable, else it is a driver bug and
+ * dropped. Returns false if the output took only part of it: tx_off then says
+ * how much, and the rest goes out first when the output has room.
+ */
+static bool transmit(struct virtio_console *vc)
 {
 	const struct virtq_chain *c = &vc->chain;
+	uint64_t skip;
 
 	if (c->nin) {
 		log_debug("virtio-console: writable buffer in a transmit chain; dropped");
-		return;
+		return true;
 	}
+	if (c->head != vc->tx_head)
+		vc->tx_off = 0; /* not the chain we stopped in (only a driver bug gets here) */
+	skip = vc->tx_off;
 	/* Straight from guest RAM: the buffers were checked to lie inside it. */
-	for (int i = 0; i < c->nout; i++)
-		if (c->bufs[i].len)
-			vc->output(vc->ctx, c->bufs[i].host, c->bufs[i].len);
+	for (int i = 0; i < c->nout; i++) {
+		uint32_t len = c->bufs[i].len;
+		size_t n;
+
+		if (skip >= len) { /* written before */
+			skip -= len;
+			continue;
+		}
+		n = vc->output(vc->ctx, c->bufs[i].host + skip, len - skip);
+		vc->tx_off += n;
+		if (n < len - skip) {
+			vc->tx_head = c->head;
+			return false;
+		}
+		skip = 0;
+	}
+	vc->tx_off = 0;
+	return true;
 }
 
 /*
- * Serve the transmitq. Output runs with the transport lock held, which only
- * holds up this device's registers while stdout is slow, as the UART does.
+ * Serve the transmitq. Output never blocks: when it is full, the chain goes
+ * back to the ring (the used entry is written only once all of it is out)
+ * and the output's EPOLLOUT, or the next notification, resumes it.
  */
 static void process_tx(struct virtio_console *vc)
 {
@@ -69,8 +95,10 @@ static void process_tx(struct virtio_console *vc)
 			virtio_mmio_set_broken(t, "transmitq: avail index or head out of range");
 			break;
 		}
-		if (r == 1)
-			transmit(vc);
+		if (r == 1 && !transmit(vc)) {
+			vq->last_avail_idx--; /* back to the ring: the rest of it first, later */
+			break;
+		}
 		virtq_push(vq, t->mem, vc->chain.head, 0); /* we write nothing into TX buffers */
 		used = true;
 	}
@@ -78,6 +106,26 @@ static void process_tx(struct virtio_console *vc)
 		virtio_mmio_kick(t, VIRTIO_CONSOLE_TXQ);
 	if (used)
 		virtio_mmio_used(t, VIRTIO_CONSOLE_TXQ);
+}
+
+void virtio_console_tx_ready(void *dev)
+{
+	struct virtio_console *vc = dev;
+
+	pthread_mutex_lock(&vc->transport.lock);
+	if (queue_live(&vc->transport, VIRTIO_CONSOLE_TXQ))
+		process_tx(vc);
+	pthread_mutex_unlock(&vc->transport.lock);
+}
+
+size_t virtio_console_write_to(struct virtio_console *vc, struct console *con, const uint8_t *buf,
+			       size_t len)
+{
+	size_t n = console_write_nonblock(con, buf, len);
+
+	if (n < len)
+		console_wait_writable(con, virtio_console_tx_ready, vc);
+	return n;
 }
 
 /* Move buffered input into the current chain's writable buffers. Returns the bytes. */
@@ -198,12 +246,21 @@ void virtio_console_rx_push(void *dev, const uint8_t *buf, size_t len)
 		log_debug("virtio-console: input beyond rx_space: %zu bytes dropped", len);
 }
 
+/* The driver reset the device: a chain half written is forgotten with the rings. */
+static void driver_reset(void *dev)
+{
+	struct virtio_console *vc = dev;
+
+	vc->tx_off = 0;
+}
+
 static const struct virtio_device_ops console_virtio_ops = {
 	.name = "virtio-console",
 	.device_id = VIRTIO_ID_CONSOLE,
 	.nqueues = 2,
 	.queue_notify = queue_notify,
-	/* No .reset: input still buffered belongs to the next driver (Linux resets at probe). */
+	/* Input still buffered is kept: it belongs to the next driver (Linux resets at probe). */
+	.reset = driver_reset,
 };
 
 /* No MULTIPORT: Linux then makes port 0 a console, hvc0. VERSION_1 comes from the transport. */
@@ -212,7 +269,7 @@ static const uint64_t offered_features = 1ULL << VIRTIO_CONSOLE_F_SIZE |
 					 1ULL << VIRTIO_RING_F_EVENT_IDX;
 
 struct virtio_console *virtio_console_create_detached(
-	const struct guest_mem *mem, void (*output)(void *ctx, const uint8_t *buf, size_t len),
+	const struct guest_mem *mem, size_t (*output)(void *ctx, const uint8_t *buf, size_t len),
 	void (*rx_ready)(void *ctx), void *ctx)
 {
 	struct virtio_console *vc = calloc(1, sizeof(*vc));
@@ -301,6 +358,7 @@ static int vcon_load(void *dev, const void *buf, size_t len)
 	if (err)
 		return err;
 	pthread_mutex_lock(&vc->transport.lock);
+	vc->tx_off = 0; /* not saved: a chain half written when saved goes out whole again */
 	memcpy(vc->rx_buf, in + sizeof(h) + h.transport_len, h.rx_len);
 	vc->rx_head = 0;
 	vc->rx_len = h.rx_len;
@@ -326,17 +384,18 @@ const struct device_ops virtio_console_ops = {
 	.destroy = vcon_destroy,
 };
 
-static void vm_output(void *ctx, const uint8_t *buf, size_t len)
+static size_t vm_output(void *ctx, const uint8_t *buf, size_t len)
 {
-	struct vm *vm = ctx;
+	struct virtio_console *vc = ctx;
 
-	if (vm->console) /* set by console_init, before any vCPU runs */
-		console_write(vm->console, buf, len);
+	if (!vc->vm->console) /* set by console_init, before any vCPU runs */
+		return len;
+	return virtio_console_write_to(vc, vc->vm->console, buf, len);
 }
 
 static void vm_rx_ready(void *ctx)
 {
-	console_rx_ready(((struct vm *)ctx)->console);
+	console_rx_ready(((struct virtio_console *)ctx)->vm->console);
 }
 
 /* The host terminal's size if stdout is one, else 80x25. */
@@ -354,10 +413,12 @@ static void host_window_size(struct virtio_console_config *cfg)
 struct virtio_console *virtio_console_create(struct vm *vm)
 {
 	struct virtio_console *vc =
-		virtio_console_create_detached(&vm->mem, vm_output, vm_rx_ready, vm);
+		virtio_console_create_detached(&vm->mem, vm_output, vm_rx_ready, NULL);
 
 	if (!vc || vm_add_device(vm, &virtio_console_ops, vc) < 0)
 		die(EXIT_RUNTIME, "virtio-console: cannot create the device");
+	vc->ctx = vc;
+	vc->vm = vm;
 	host_window_size(&vc->config);
 	virtio_mmio_attach(&vc->transport, vm);
 	return vc;

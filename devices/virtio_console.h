@@ -20,6 +20,7 @@
 #define VIRTIO_CONSOLE_RX_BUF 4096
 
 struct vm;
+struct console;
 
 struct virtio_console_config {
 	uint16_t cols;
@@ -35,9 +36,18 @@ struct virtio_console {
 	uint8_t rx_buf[VIRTIO_CONSOLE_RX_BUF];
 	uint32_t rx_head;
 	uint32_t rx_len;
-	void (*output)(void *ctx, const uint8_t *buf, size_t len);
+	/*
+	 * Guest output, I/O thread, lock held: takes what it can without
+	 * blocking and returns the bytes taken. When short, the chain goes back
+	 * to the ring until virtio_console_tx_ready() (or a notification).
+	 */
+	size_t (*output)(void *ctx, const uint8_t *buf, size_t len);
 	void (*rx_ready)(void *ctx); /* there is room for input again */
 	void *ctx;
+	struct vm *vm; /* NULL when detached */
+	/* A transmit chain the output took only part of: its head, and how much. */
+	uint16_t tx_head;
+	uint64_t tx_off;
 	struct virtq_chain chain; /* scratch for the chain being served */
 };
 
@@ -54,9 +64,18 @@ struct virtio_console *virtio_console_create(struct vm *vm);
  * held, when input room may have opened up. NULL on allocation failure.
  */
 struct virtio_console *virtio_console_create_detached(
-	const struct guest_mem *mem, void (*output)(void *ctx, const uint8_t *buf, size_t len),
+	const struct guest_mem *mem, size_t (*output)(void *ctx, const uint8_t *buf, size_t len),
 	void (*rx_ready)(void *ctx), void *ctx);
 void virtio_console_free(struct virtio_console *vc);
+
+/* The output has room again: resume the transmitq. I/O thread, lock not held. */
+void virtio_console_tx_ready(void *dev);
+/*
+ * An output callback's work for output to @con: what it takes now without
+ * blocking; when short, its EPOLLOUT calls virtio_console_tx_ready(@vc).
+ */
+size_t virtio_console_write_to(struct virtio_console *vc, struct console *con, const uint8_t *buf,
+			       size_t len);
 
 /* The console frontend (struct console_frontend): I/O thread, @dev is the device. */
 size_t virtio_console_rx_space(void *dev);

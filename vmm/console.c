@@ -1,4 +1,6 @@
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -25,6 +27,9 @@ struct console {
 	bool in_paused;	      /* ... but not read while the hold buffer is full */
 	atomic_bool waiting;  /* held bytes wait for the frontend to make room */
 	int ready_fd;	      /* eventfd: the frontend has room again */
+	bool out_watched;     /* out_fd is on the event loop, for EPOLLOUT */
+	void (*out_ready)(void *opaque); /* ... which calls this */
+	void *out_ready_arg;
 	size_t held_len;
 	uint8_t held[HOLD_SIZE];
 };
@@ -246,6 +251,64 @@ void console_write(struct console *con, const uint8_t *buf, size_t len)
 	}
 }
 
+size_t console_write_nonblock(struct console *con, const uint8_t *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		struct pollfd p = { .fd = con->out_fd, .events = POLLOUT };
+		size_t chunk = len - done < PIPE_BUF ? len - done : PIPE_BUF;
+		ssize_t n;
+
+		if (poll(&p, 1, 0) < 0) {
+			if (errno == EINTR)
+				continue;
+			return len;
+		}
+		if (p.revents & (POLLERR | POLLHUP | POLLNVAL))
+			return len; /* stdout gone: the output has nowhere to go */
+		if (!(p.revents & POLLOUT))
+			return done;
+		/* Writable, and at most PIPE_BUF bytes: a pipe takes them without blocking. */
+		n = write(con->out_fd, buf + done, chunk);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return done; /* someone else made it non-blocking: the same as full */
+		if (n <= 0)
+			return len;
+		done += n;
+	}
+	return done;
+}
+
+static void on_writable(void *opaque, uint32_t events)
+{
+	struct console *con = opaque;
+
+	(void)events; /* EPOLLERR or EPOLLHUP too: the writer then sees the output gone */
+	event_loop_remove(&con->vm->loop, con->out_fd);
+	con->out_watched = false;
+	if (con->out_ready)
+		con->out_ready(con->out_ready_arg);
+}
+
+void console_wait_writable(struct console *con, void (*fn)(void *opaque), void *opaque)
+{
+	int err;
+
+	con->out_ready = fn;
+	con->out_ready_arg = opaque;
+	if (con->out_watched)
+		return;
+	/* A device fd: resuming output is device work, none while the VM is paused. */
+	err = event_loop_add(&con->vm->loop, con->out_fd, EPOLLOUT, on_writable, con);
+	if (err < 0)
+		log_debug("console: cannot watch output fd %d: %s", con->out_fd, strerror(-err));
+	else
+		con->out_watched = true;
+}
+
 void console_rx_ready(struct console *con)
 {
 	if (con && atomic_load(&con->waiting))
@@ -259,6 +322,8 @@ void console_destroy(struct console *con)
 	console_restore_terminal();
 	if (con->in_watched)
 		event_loop_remove(&con->vm->loop, con->in_fd);
+	if (con->out_watched)
+		event_loop_remove(&con->vm->loop, con->out_fd);
 	event_loop_remove(&con->vm->loop, con->ready_fd);
 	close(con->ready_fd);
 	free(con);

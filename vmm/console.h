@@ -44,8 +44,21 @@ struct console *console_open(struct vm *vm, const struct console_frontend *front
 			     int out_fd);
 /* Before the event loop runs: console input goes to @frontend instead. */
 void console_set_frontend(struct console *con, const struct console_frontend *frontend);
-/* Guest output, from any thread. */
+/* Guest output, from any thread; blocks while stdout does (the UART's path). */
 void console_write(struct console *con, const uint8_t *buf, size_t len);
+/*
+ * Guest output that never blocks (I/O thread): writes only while poll says
+ * the output is writable, at most PIPE_BUF bytes a write, and returns the
+ * bytes taken: fewer than @len when the output is full, all of them when it
+ * is gone (dropped, as console_write does). Never sets O_NONBLOCK on it.
+ */
+size_t console_write_nonblock(struct console *con, const uint8_t *buf, size_t len);
+/*
+ * I/O thread: call @fn(@opaque) once, on the I/O thread, when the output is
+ * writable (or failed). A device fd: not while the VM is paused. A later
+ * call before then replaces @fn and @opaque.
+ */
+void console_wait_writable(struct console *con, void (*fn)(void *opaque), void *opaque);
 /* The frontend has room again: resume reading stdin. Any thread. */
 void console_rx_ready(struct console *con);
 /* Restore the terminal; safe to call more than once and from a signal handler. */

@@ -1,5 +1,11 @@
-/* console_filter: the Ctrl-A escape on console input; console input through a UART. */
+/*
+ * console_filter: the Ctrl-A escape on console input; console input through a
+ * UART; output that never blocks, to a pipe that fills up.
+ */
+#include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -310,6 +316,72 @@ static void test_paused_input_delivered_on_resume(void **state)
 	rig_close(r);
 }
 
+static int writable_calls;
+
+static void count_writable(void *opaque)
+{
+	(void)opaque;
+	writable_calls++;
+}
+
+/*
+ * console_write_nonblock to a full, blocking pipe takes nothing and returns;
+ * console_wait_writable calls back once the pipe is read, then no more. With
+ * room it writes everything; to a pipe nobody can read it drops the output.
+ */
+static void test_write_nonblock(void **state)
+{
+	static uint8_t big[3 * PIPE_BUF + 5], back[sizeof(big)], junk[4096];
+	struct rig *r = rig_open();
+	struct console *con;
+	int out[2];
+	ssize_t n;
+
+	(void)state;
+	signal(SIGPIPE, SIG_IGN);
+	alarm(20); /* a write that blocks fails the test instead of hanging it */
+	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+	assert_int_equal(fcntl(out[0], F_SETFL, O_NONBLOCK), 0);
+	con = console_open(&r->vm, &(struct console_frontend){ serial_rx_space, serial_rx_push,
+								r->uart },
+			   -1, out[1]);
+	/* Fill it, non-blocking only meanwhile (the write end is the test's own). */
+	assert_int_equal(fcntl(out[1], F_SETFL, O_NONBLOCK), 0);
+	while (write(out[1], junk, sizeof(junk)) > 0)
+		;
+	while (write(out[1], junk, 1) > 0)
+		;
+	assert_int_equal(errno, EAGAIN);
+	assert_int_equal(fcntl(out[1], F_SETFL, 0), 0);
+
+	writable_calls = 0;
+	assert_int_equal(console_write_nonblock(con, (const uint8_t *)"abc", 3), 0);
+	console_wait_writable(con, count_writable, NULL);
+	console_wait_writable(con, count_writable, NULL); /* once is enough */
+	pump(r);
+	assert_int_equal(writable_calls, 0);
+	while (read(out[0], junk, sizeof(junk)) > 0)
+		;
+	pump(r);
+	assert_int_equal(writable_calls, 1);
+	pump(r);
+	assert_int_equal(writable_calls, 1); /* the watch went with the call */
+
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = i * 7;
+	assert_int_equal(console_write_nonblock(con, big, sizeof(big)), sizeof(big));
+	n = read(out[0], back, sizeof(back));
+	assert_int_equal(n, sizeof(big));
+	assert_memory_equal(back, big, sizeof(big));
+
+	close(out[0]);
+	assert_int_equal(console_write_nonblock(con, big, sizeof(big)), sizeof(big));
+	console_destroy(con);
+	close(out[1]);
+	alarm(0);
+	rig_close(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -324,6 +396,7 @@ int main(void)
 		cmocka_unit_test(test_escape_with_one_free_slot),
 		cmocka_unit_test(test_paused_holds_input),
 		cmocka_unit_test(test_paused_input_delivered_on_resume),
+		cmocka_unit_test(test_write_nonblock),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

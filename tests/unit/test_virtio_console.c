@@ -1,15 +1,22 @@
 /*
  * virtio-console through its transport registers, with the test acting as
  * the guest driver over 2 MiB of real guest RAM: transmit chains to the
- * output callback, console input into receive buffers, save and load.
+ * output callback, console input into receive buffers, save and load; and
+ * output to a real console whose output pipe is full.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 
 #include "virtio_harness.h"
 #include "../../devices/virtio_console.h"
+#include "../../vmm/console.h"
 #include "../../vmm/device.h"
+#include "../../vmm/vm.h"
 
 #define RAM_SIZE (2 * MiB)
 
@@ -25,12 +32,13 @@ static uint8_t out[16384];
 static size_t out_len;
 static int ready_calls;
 
-static void capture(void *ctx, const uint8_t *buf, size_t len)
+static size_t capture(void *ctx, const uint8_t *buf, size_t len)
 {
 	(void)ctx;
 	assert_true(out_len + len <= sizeof(out));
 	memcpy(out + out_len, buf, len);
 	out_len += len;
+	return len;
 }
 
 static void on_ready(void *ctx)
@@ -510,6 +518,244 @@ static void test_device_reset(void **state)
 	assert_int_equal(ready_calls, 1);
 }
 
+/* ---- Output to a real console on a pipe that fills up ---- */
+
+/* A bare VM's event loop and a console writing into the pipe out[1]. */
+struct out_rig {
+	struct vm vm;
+	struct console *con;
+	int out[2];
+};
+
+static struct out_rig *orig; /* the output callback's console */
+
+static size_t to_console(void *ctx, const uint8_t *buf, size_t len)
+{
+	(void)ctx;
+	return virtio_console_write_to(vc, orig->con, buf, len);
+}
+
+static void out_rig_open(int pipe_size)
+{
+	struct out_rig *r = calloc(1, sizeof(*r));
+
+	assert_non_null(r);
+	r->vm.exit_status = EXIT_STATUS_RUNNING;
+	r->vm.exit_eventfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	pthread_mutex_init(&r->vm.pause_lock, NULL);
+	pthread_cond_init(&r->vm.pause_cond, NULL);
+	assert_int_equal(event_loop_init(&r->vm.loop), 0);
+	/* Blocking, as stdout is; the read end is ours to read without blocking. */
+	assert_int_equal(pipe2(r->out, O_CLOEXEC), 0);
+	assert_int_equal(fcntl(r->out[0], F_SETFL, O_NONBLOCK), 0);
+	assert_true(fcntl(r->out[1], F_SETPIPE_SZ, pipe_size) >= pipe_size);
+	r->con = console_open(&r->vm,
+			      &(struct console_frontend){ virtio_console_rx_space,
+							  virtio_console_rx_push, vc },
+			      -1, r->out[1]);
+	orig = r;
+	vc->output = to_console;
+	signal(SIGPIPE, SIG_IGN);
+	alarm(20); /* a console that blocks fails the test instead of hanging it */
+}
+
+static void out_rig_close(void)
+{
+	alarm(0);
+	console_destroy(orig->con);
+	close(orig->out[0]);
+	close(orig->out[1]);
+	close(orig->vm.exit_eventfd);
+	event_loop_destroy(&orig->vm.loop);
+	free(orig);
+	orig = NULL;
+}
+
+/*
+ * Fill the pipe through its write end, non-blocking only while filling (the
+ * write end is the test's own): returns the bytes it took.
+ */
+static size_t fill_pipe(void)
+{
+	static const uint8_t junk[4096] = { 0 };
+	int fd = orig->out[1];
+	size_t n = 0;
+	ssize_t w;
+
+	assert_int_equal(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+	while ((w = write(fd, junk, sizeof(junk))) > 0)
+		n += w;
+	while ((w = write(fd, junk, 1)) > 0)
+		n += w;
+	assert_int_equal(errno, EAGAIN);
+	assert_int_equal(fcntl(fd, F_SETFL, 0), 0); /* blocking again, as stdout */
+	return n;
+}
+
+/* Read what the pipe holds into @buf at *@len (at most @cap in all). */
+static void drain(uint8_t *buf, size_t *len, size_t cap)
+{
+	ssize_t n;
+
+	while (*len < cap && (n = read(orig->out[0], buf + *len, cap - *len)) > 0)
+		*len += n;
+}
+
+/* Serve the event loop until it has nothing more to do; returns the events served. */
+static int pump(void)
+{
+	int i, total = 0, n;
+
+	for (i = 0; i < 100 && (n = event_loop_run_once(&orig->vm.loop, 0)) > 0; i++)
+		total += n;
+	return total;
+}
+
+/* A transmit chain of @n buffers of @len bytes each, bytes counting on from *@seq. */
+static uint16_t add_tx_pattern(int n, uint32_t len, uint8_t *seq)
+{
+	struct ring_buf d[8];
+
+	assert_true(n <= 8);
+	for (int i = 0; i < n; i++) {
+		uint64_t gpa = alloc_data(len);
+
+		for (uint32_t j = 0; j < len; j++)
+			ram[gpa + j] = (*seq)++ % 251;
+		d[i] = (struct ring_buf){ gpa, len, false };
+	}
+	return ring_add_chain(&gq[TXQ], d, n);
+}
+
+/*
+ * The output pipe is full: the transmit handler returns at once, writes
+ * nothing and uses no chain. Another notification does not change that, nor
+ * does room while the VM is paused. Then, as the pipe is read, EPOLLOUT
+ * resumes it: every byte in order, each used entry only after all its bytes.
+ */
+static void test_tx_full_output_waits(void **state)
+{
+	static uint8_t got[65536];
+	size_t got_len = 0, junk, total = 3 * 3000 + 2 * 700;
+	uint8_t seq = 0;
+	uint16_t ha, hb;
+	bool partial_seen = false;
+
+	(void)state;
+	bring_up();
+	out_rig_open(4096);
+	junk = fill_pipe();
+	ha = add_tx_pattern(3, 3000, &seq); /* more than the pipe holds */
+	notify(TXQ);
+	assert_int_equal(ring_used_idx(&gq[TXQ]), 0);
+	hb = add_tx_pattern(2, 700, &seq);
+	notify(TXQ); /* still full: nothing, the first chain stays first */
+	assert_int_equal(ring_used_idx(&gq[TXQ]), 0);
+	assert_int_equal(pump(), 0); /* not writable: no EPOLLOUT */
+	drain(got, &got_len, sizeof(got));
+	assert_int_equal(got_len, junk); /* only the filler: the device wrote nothing */
+
+	/* Paused: room in the pipe, but no device work until resume. */
+	event_loop_pause_devices(&orig->vm.loop, true);
+	assert_int_equal(pump(), 0);
+	drain(got, &got_len, sizeof(got));
+	assert_int_equal(got_len, junk);
+	assert_int_equal(ring_used_idx(&gq[TXQ]), 0);
+	event_loop_pause_devices(&orig->vm.loop, false);
+
+	for (int round = 0; round < 100 && got_len < junk + total; round++) {
+		assert_true(pump() > 0); /* EPOLLOUT: output resumed */
+		drain(got, &got_len, sizeof(got));
+		/* A used entry only once the chain's bytes are all out. */
+		if (ring_used_idx(&gq[TXQ]) == 0)
+			partial_seen |= got_len > junk;
+		else
+			assert_true(got_len >= junk + 3 * 3000);
+		if (ring_used_idx(&gq[TXQ]) < 2)
+			assert_true(got_len < junk + total);
+	}
+	assert_true(partial_seen); /* the first chain went out over several rounds */
+	assert_int_equal(got_len, junk + total);
+	for (size_t i = 0; i < total; i++)
+		assert_int_equal(got[junk + i], i % 256 % 251);
+	ring_expect_used(&gq[TXQ], ha, 0);
+	ring_expect_used(&gq[TXQ], hb, 0);
+	assert_int_equal(ring_used_idx(&gq[TXQ]), 2);
+	assert_int_equal(pump(), 0); /* the watch is gone: nothing left to wait for */
+	out_rig_close();
+}
+
+/* With room, output goes straight out; a reader gone drops it (nothing blocks). */
+static void test_tx_console_room_and_gone(void **state)
+{
+	static const char *const a[] = { "straight", " out\n" };
+	static const char *const b[] = { "nowhere" };
+	static uint8_t got[64];
+	size_t got_len = 0;
+	uint16_t h;
+
+	(void)state;
+	bring_up();
+	/* Linux counts a pipe's room in pages: one holding 8 bytes of one page is full. */
+	out_rig_open(65536);
+	h = add_tx(a, 2);
+	notify(TXQ);
+	ring_expect_used(&gq[TXQ], h, 0);
+	drain(got, &got_len, sizeof(got));
+	assert_int_equal(got_len, 13);
+	assert_memory_equal(got, "straight out\n", 13);
+	assert_int_equal(pump(), 0);
+
+	close(orig->out[0]);
+	orig->out[0] = open("/dev/null", O_RDONLY | O_CLOEXEC); /* for out_rig_close */
+	h = add_tx(b, 1);
+	notify(TXQ);
+	ring_expect_used(&gq[TXQ], h, 0);
+	out_rig_close();
+}
+
+/* A driver reset while a chain is half written: the next driver's chains start afresh. */
+static void test_tx_reset_while_blocked(void **state)
+{
+	static const char *const a[] = { "fresh\n" };
+	static uint8_t got[65536];
+	size_t got_len = 0, junk;
+	uint8_t seq = 0;
+	uint16_t h;
+
+	(void)state;
+	bring_up();
+	out_rig_open(4096);
+	junk = fill_pipe();
+	add_tx_pattern(2, 3000, &seq);
+	notify(TXQ);
+	drain(got, &got_len, sizeof(got)); /* room for part of it */
+	assert_true(pump() > 0);
+	assert_int_equal(ring_used_idx(&gq[TXQ]), 0);
+	drain(got, &got_len, sizeof(got));
+	assert_true(got_len > junk);
+
+	/* A new driver, new rings: its first chain goes out whole. */
+	wr(REG_STATUS, 0);
+	memset(ram + gq[TXQ].avail, 0, 0x1000);
+	memset(ram + gq[TXQ].used, 0, 0x1000);
+	gq[TXQ].next_desc = gq[TXQ].used_seen = 0;
+	gq[RXQ].next_desc = gq[RXQ].used_seen = 0;
+	bring_up();
+	got_len = 0;
+	drain(got, &got_len, sizeof(got));
+	pump(); /* a stale EPOLLOUT is harmless */
+	drain(got, &got_len, sizeof(got));
+	got_len = 0;
+	h = add_tx(a, 1);
+	notify(TXQ);
+	ring_expect_used(&gq[TXQ], h, 0);
+	drain(got, &got_len, sizeof(got));
+	assert_int_equal(got_len, 6);
+	assert_memory_equal(got, "fresh\n", 6);
+	out_rig_close();
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -530,6 +776,9 @@ int main(void)
 		T(test_save_load),
 		T(test_load_refuses),
 		T(test_device_reset),
+		T(test_tx_full_output_waits),
+		T(test_tx_console_room_and_gone),
+		T(test_tx_reset_while_blocked),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
