@@ -16,6 +16,7 @@
 #include "../../devices/serial.h"
 #include "../../vmm/console.h"
 #include "../../vmm/vm.h"
+#include "test_vm.h"
 
 #define GUARD 0xee
 
@@ -191,11 +192,7 @@ static struct rig *rig_open(void)
 	struct rig *r = calloc(1, sizeof(*r));
 
 	assert_non_null(r);
-	r->vm.exit_status = EXIT_STATUS_RUNNING;
-	r->vm.exit_eventfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	pthread_mutex_init(&r->vm.pause_lock, NULL);
-	pthread_cond_init(&r->vm.pause_cond, NULL);
-	assert_int_equal(event_loop_init(&r->vm.loop), 0);
+	test_vm_init(&r->vm);
 	assert_int_equal(pipe2(r->in, O_NONBLOCK | O_CLOEXEC), 0);
 	r->uart = serial_create_detached(no_output, no_irq, rig_rx_ready, r);
 	r->con = console_open(&r->vm, &(struct console_frontend){ serial_rx_space, serial_rx_push,
@@ -210,8 +207,7 @@ static void rig_close(struct rig *r)
 	serial_ops.destroy(r->uart);
 	close(r->in[0]);
 	close(r->in[1]);
-	close(r->vm.exit_eventfd);
-	event_loop_destroy(&r->vm.loop);
+	test_vm_destroy(&r->vm);
 	free(r);
 }
 

@@ -17,6 +17,7 @@
 #include "../../vmm/console.h"
 #include "../../vmm/device.h"
 #include "../../vmm/vm.h"
+#include "test_vm.h"
 
 #define RAM_SIZE (2 * MiB)
 
@@ -540,11 +541,7 @@ static void out_rig_open(int pipe_size)
 	struct out_rig *r = calloc(1, sizeof(*r));
 
 	assert_non_null(r);
-	r->vm.exit_status = EXIT_STATUS_RUNNING;
-	r->vm.exit_eventfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	pthread_mutex_init(&r->vm.pause_lock, NULL);
-	pthread_cond_init(&r->vm.pause_cond, NULL);
-	assert_int_equal(event_loop_init(&r->vm.loop), 0);
+	test_vm_init(&r->vm);
 	/* Blocking, as stdout is; the read end is ours to read without blocking. */
 	assert_int_equal(pipe2(r->out, O_CLOEXEC), 0);
 	assert_int_equal(fcntl(r->out[0], F_SETFL, O_NONBLOCK), 0);
@@ -565,8 +562,7 @@ static void out_rig_close(void)
 	console_destroy(orig->con);
 	close(orig->out[0]);
 	close(orig->out[1]);
-	close(orig->vm.exit_eventfd);
-	event_loop_destroy(&orig->vm.loop);
+	test_vm_destroy(&orig->vm);
 	free(orig);
 	orig = NULL;
 }
