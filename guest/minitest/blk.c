@@ -797,17 +797,6 @@ static bool bench_run(struct bench *bn, uint32_t type, bool rnd,
 	return !bn->errors;
 }
 
-static uint64_t arg(const char *key, uint64_t def)
-{
-	char val[32];
-	uint64_t v = def;
-
-	if (cmdline_get(sys.cmdline, key, val, sizeof(val)) &&
-	    !parse_u64(val, &v))
-		fail("bad %s=%s", key, val);
-	return v;
-}
-
 static void bench_phase(struct bench *bn, const char *name, uint32_t type,
 			bool rnd, unsigned nreq, uint32_t bytes)
 {
@@ -824,7 +813,7 @@ static void bench_phase(struct bench *bn, const char *name, uint32_t type,
 
 void mode_blkbench(void)
 {
-	uint64_t count = arg("count", 1000), mib = arg("size", 16);
+	uint64_t count = cmdline_u64("count", 1000), mib = cmdline_u64("size", 16);
 	struct blk b;
 	struct bench bn;
 	unsigned i;

@@ -37,17 +37,6 @@ static uint8_t readback[SLOTS * SECTOR] __attribute__((aligned(4096)));
 static uint8_t expect[SLOTS * SECTOR]	/* what each slot should hold */
 	__attribute__((aligned(8)));
 
-static uint64_t carg(const char *key, uint64_t def)
-{
-	char val[32];
-	uint64_t v = def;
-
-	if (cmdline_get(sys.cmdline, key, val, sizeof(val)) &&
-	    !parse_u64(val, &v))
-		fail("bad %s=%s", key, val);
-	return v;
-}
-
 /* The sector's text up to its first NUL, unprintable bytes as '?'. */
 static const char *sector_text(const uint8_t *s, char *out)
 {
@@ -266,11 +255,11 @@ static void counter_setup(struct counter *c)
 	uint64_t cap;
 
 	memset(c, 0, sizeof(*c));
-	c->period = carg("period", 20) * NS_PER_MS;
-	c->diskevery = carg("diskevery", 5);
-	c->max = carg("max", 0);
-	c->sector = carg("sector", 8);
-	c->region = carg("region", c->sector + 1);
+	c->period = cmdline_u64("period", 20) * NS_PER_MS;
+	c->diskevery = cmdline_u64("diskevery", 5);
+	c->max = cmdline_u64("max", 0);
+	c->sector = cmdline_u64("sector", 8);
+	c->region = cmdline_u64("region", c->sector + 1);
 	c->verify_each = cmdline_get(sys.cmdline, "verify", v, sizeof(v));
 	if (!c->period)
 		fail("bad period=0");
@@ -286,8 +275,12 @@ static void counter_setup(struct counter *c)
 	lapic_timer_periodic(VEC_TIMER);
 	if (c->disk)
 		disk_start(c);
-	if (carg("fill", 0))
-		fill_memory(c, carg("fill", 0));
+	uint64_t fill = cmdline_u64("fill", 0);
+
+	if (fill > sys.ram.total >> 20)
+		fail("fill=%lu MiB is more than the RAM", fill);
+	if (fill)
+		fill_memory(c, fill);
 }
 
 void mode_counter(void)

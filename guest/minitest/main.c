@@ -203,14 +203,21 @@ static void mode_echo(void)
 	machine_reset();
 }
 
-static void mode_exits(void)
+uint64_t cmdline_u64(const char *key, uint64_t def)
 {
 	char val[32];
-	uint64_t count = 100000;
+	uint64_t v = def;
 
-	if (cmdline_get(sys.cmdline, "count", val, sizeof(val)) &&
-	    !parse_u64(val, &count))
-		fail("bad count=%s", val);
+	if (cmdline_get(sys.cmdline, key, val, sizeof(val)) &&
+	    !parse_u64(val, &v))
+		fail("bad %s=%s", key, val);
+	return v;
+}
+
+static void mode_exits(void)
+{
+	uint64_t count = cmdline_u64("count", 100000);
+
 	say("exits start");
 	for (uint64_t i = 0; i < count; i++)
 		outb(0x80, 0);

@@ -141,6 +141,8 @@ void cpu_halt_forever(void) __attribute__((noreturn));
 void machine_reset(void) __attribute__((noreturn));
 void triple_fault(void) __attribute__((noreturn));
 void fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+/* The number KEY= on the kernel command line, or @def; fail()s on a bad one. */
+uint64_t cmdline_u64(const char *key, uint64_t def);
 unsigned mtrr_vcnt(void);
 void mtrr_set_test_values(unsigned vcnt);
 void mtrr_describe(unsigned vcnt, char *buf, size_t size);

@@ -16,17 +16,6 @@
 struct net nets[MAX_NET];
 unsigned nnet;
 
-static uint64_t arg_u64(const char *key, uint64_t def)
-{
-	char val[32];
-	uint64_t v = def;
-
-	if (cmdline_get(sys.cmdline, key, val, sizeof(val)) &&
-	    !parse_u64(val, &v))
-		fail("bad %s=%s", key, val);
-	return v;
-}
-
 static uint8_t cfg8(const struct net *nt, unsigned off)
 {
 	return *(volatile uint8_t *)(nt->v->r.base + VR_CONFIG + off);
@@ -56,7 +45,7 @@ static void alloc_buffers(struct net *nt)
 {
 	if (nt->qmem)
 		return;
-	nt->rxsz = (uint32_t)arg_u64("rxbuf", 2048);
+	nt->rxsz = (uint32_t)cmdline_u64("rxbuf", 2048);
 	if (nt->rxsz < 64 || nt->rxsz > 65536)
 		fail("rxbuf=%u out of range 64..65536", nt->rxsz);
 	nt->qmem = dma_alloc(2 * VQ_MEM);
@@ -90,7 +79,7 @@ const char *net_init(struct net *nt)
 	uint64_t want = VF_VERSION_1 | NF_MAC | NF_STATUS;
 	const char *err;
 
-	if (arg_u64("mrg", 1))
+	if (cmdline_u64("mrg", 1))
 		want |= NF_MRG_RXBUF;
 	if ((err = vdev_negotiate(nt->v, want, &nt->feat)))
 		return err;

@@ -410,17 +410,6 @@ static void drain(void)
 		}
 }
 
-static uint64_t arg(const char *key, uint64_t def)
-{
-	char val[32];
-	uint64_t v = def;
-
-	if (cmdline_get(sys.cmdline, key, val, sizeof(val)) &&
-	    !parse_u64(val, &v))
-		fail("bad %s=%s", key, val);
-	return v;
-}
-
 void mode_net(void)
 {
 	char ip[16];
@@ -432,8 +421,8 @@ void mode_net(void)
 	}
 	nets[0].ip = ip_arg("ip", "10.77.0.2");
 	nets[1].ip = ip_arg("ip2", "10.78.0.2");
-	app_port = (uint16_t)arg("port", NP_PORT_DEFAULT);
-	window = (uint32_t)arg("window", 128);
+	app_port = (uint16_t)cmdline_u64("port", NP_PORT_DEFAULT);
+	window = (uint32_t)cmdline_u64("window", 128);
 	rx_store = dma_alloc((uint64_t)RX_WIN * NP_CHUNK);
 	if (!window || window > RX_WIN)
 		fail("bad window=%u", window);
