@@ -98,7 +98,7 @@ stop_vm() {
 	vm_pid=
 }
 
-# allocated KIB of the paths, in MiB.
+# alloc_mib PATH...: the space the paths take on disk, in MiB.
 alloc_mib() { du -s -B1 "$@" | awk '{s += $1} END {printf "%.1f\n", s / 1048576}'; }
 
 # restore WHO SIZE NAME CMD...: time CMD to the guest's first tick, then end it.

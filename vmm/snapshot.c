@@ -455,13 +455,10 @@ static void abort_disks(struct disk_restore *staged, int n)
 /* Past this point there is no way back; a failure leaves the VM unable to resume. */
 static int commit_disks(struct disk_restore *staged, int n, char *why, size_t whylen)
 {
-	int err = 0;
-
 	for (int i = 0; i < n; i++)
-		if (!err && disk_restore_commit(&staged[i], why, whylen) < 0)
-			err = -1;
-	abort_disks(staged, n); /* whatever a failure left staged */
-	return err;
+		if (disk_restore_commit(&staged[i], why, whylen) < 0)
+			return -1; /* the caller drops what is still staged */
+	return 0;
 }
 
 /*
